@@ -1,0 +1,1 @@
+"""Application assembly, settings, authentication and the `cases` CLI."""

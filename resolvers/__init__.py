@@ -1,0 +1,1 @@
+"""What each GraphQL operation does; one module per operation."""

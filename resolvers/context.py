@@ -1,0 +1,92 @@
+"""What every resolver gets: the viewer, the engine and per-request loaders."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, TypeVar
+
+from arq.connections import ArqRedis
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from starlette.requests import Request
+from starlette.responses import Response
+from strawberry.dataloader import DataLoader
+
+from models import reads
+from models.rows import CategoryRow, EventRow, StudentRow, UserRow, ViewerRow
+from resolvers.errors import ModuleDisabled, Unauthenticated
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+@dataclass
+class Context:
+    request: Request
+    response: Response | None
+    engine: AsyncEngine
+    arq: ArqRedis | None
+    app_url: str
+    request_id: str
+    viewer_row: ViewerRow | None = None
+    auth_error: str = "A valid bearer token is required"
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def viewer(self) -> ViewerRow:
+        if self.viewer_row is None:
+            raise Unauthenticated(self.auth_error)
+        return self.viewer_row
+
+    def require_cases(self, what: str = "This") -> ViewerRow:
+        viewer = self.viewer
+        if not viewer.school.cases_enabled:
+            raise ModuleDisabled(
+                f"{what} needs the Cases module, which is switched off for this school"
+            )
+        return viewer
+
+    @cached_property
+    def loaders(self) -> "Loaders":
+        return Loaders(self.engine, self.viewer.school.id)
+
+
+class Loaders:
+    """Per-request DataLoaders; each batch reads on its own pooled connection,
+    because fields resolving concurrently cannot share one connection."""
+
+    def __init__(self, engine: AsyncEngine, school_id: int) -> None:
+        self._engine = engine
+        self._school_id = school_id
+        self.users = self._one(self._users)
+        self.students = self._many(reads.students_by_incident)
+        self.categories = self._many(reads.categories_by_incident)
+        self.history = self._many(reads.events_by_incident)
+        self.monitored = self._many(reads.monitored_categories_by_student)
+
+    async def _users(
+        self, conn: AsyncConnection, ids: Sequence[int]
+    ) -> dict[int, UserRow]:
+        return await reads.users_by_id(conn, self._school_id, ids)
+
+    def _one(
+        self, fetch: Callable[[AsyncConnection, Sequence[int]], Awaitable[dict[int, V]]]
+    ) -> DataLoader[int, V | None]:
+        async def load(keys: list[int]) -> list[V | None]:
+            async with self._engine.connect() as conn:
+                found = await fetch(conn, keys)
+            return [found.get(key) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    def _many(
+        self,
+        fetch: Callable[[AsyncConnection, Sequence[int]], Awaitable[dict[int, list[V]]]],
+    ) -> DataLoader[int, list[V]]:
+        async def load(keys: list[int]) -> list[list[V]]:
+            async with self._engine.connect() as conn:
+                found = await fetch(conn, keys)
+            return [found.get(key, []) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+

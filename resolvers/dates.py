@@ -1,0 +1,25 @@
+"""Calendar dates in a school's time zone, turned into instants for queries."""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from resolvers.errors import BadUserInput
+
+
+def day_start(day: date, time_zone: str) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=ZoneInfo(time_zone))
+
+
+def date_range(
+    start: date | None,
+    end: date | None,
+    time_zone: str,
+    *,
+    field: str = "from",
+) -> tuple[datetime | None, datetime | None]:
+    """[start of `start`, start of the day after `end`) in the school's zone."""
+    if start is not None and end is not None and start > end:
+        raise BadUserInput("from must not be after to", field=field)
+    since = day_start(start, time_zone) if start is not None else None
+    before = day_start(end + timedelta(days=1), time_zone) if end is not None else None
+    return since, before

@@ -1,0 +1,80 @@
+import strawberry
+from strawberry.types import Info
+
+from resolvers.add_incident import AddIncidentArgs, add_incident
+from resolvers.assign import assign
+from resolvers.bulk_close import bulk_close
+from resolvers.change_status import change_status
+from schema.incident_types import Incident
+from schema.inputs import AddIncidentInput, AssignInput, BulkCloseInput
+from schema.inputs import ChangeStatusInput
+
+
+@strawberry.type
+class AddIncidentPayload:
+    incident: Incident
+
+
+@strawberry.type
+class IncidentPayload:
+    incident: Incident
+
+
+@strawberry.type
+class BulkClosePayload:
+    updated_count: int = strawberry.field(
+        description="Incidents in the range whose status would change or changed."
+    )
+    dry_run: bool
+
+
+@strawberry.type
+class Mutation:
+    @strawberry.mutation(
+        description="Any member of the school may add; assignment and status are for Key Users."
+    )
+    async def add_incident(self, info: Info, input: AddIncidentInput) -> AddIncidentPayload:
+        args = AddIncidentArgs(
+            student_ids=list(input.student_ids),
+            category_ids=list(input.category_ids),
+            description=input.description,
+            occurred_at=input.occurred_at,  # type: ignore[arg-type]
+            whole_school=input.whole_school,
+            assigned_to_id=input.assigned_to_id,
+            status=input.status.to_model() if input.status else None,
+        )
+        row = await add_incident(info.context, args)
+        return AddIncidentPayload(incident=row)  # type: ignore[arg-type]
+
+    @strawberry.mutation(
+        description=(
+            "Key Users and Admins. Alerts the new assignee by email unless they "
+            "assigned themselves."
+        )
+    )
+    async def assign(self, info: Info, input: AssignInput) -> IncidentPayload:
+        row = await assign(
+            info.context, input.incident_id, input.assignee_id, input.expected_version
+        )
+        return IncidentPayload(incident=row)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Key Users and Admins.")
+    async def change_status(self, info: Info, input: ChangeStatusInput) -> IncidentPayload:
+        row = await change_status(
+            info.context,
+            input.incident_id,
+            input.status.to_model(),
+            input.expected_version,
+        )
+        return IncidentPayload(incident=row)  # type: ignore[arg-type]
+
+    @strawberry.mutation(description="Admins only. Irreversible; sends no alerts.")
+    async def bulk_close(self, info: Info, input: BulkCloseInput) -> BulkClosePayload:
+        result = await bulk_close(
+            info.context,
+            input.from_,  # type: ignore[arg-type]
+            input.to,  # type: ignore[arg-type]
+            input.status.to_model(),
+            bool(input.dry_run),
+        )
+        return BulkClosePayload(updated_count=result.updated_count, dry_run=result.dry_run)

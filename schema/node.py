@@ -1,0 +1,6 @@
+import strawberry
+
+
+@strawberry.interface
+class Node:
+    id: strawberry.ID

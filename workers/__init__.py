@@ -1,0 +1,1 @@
+"""Background jobs (arq): alert emails drained from the outbox."""
