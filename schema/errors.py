@@ -30,7 +30,7 @@ class ErrorCodes(SchemaExtension):
         original = error.original_error
         if isinstance(original, CasesError):
             return _with_extensions(error, original.message, original.extensions)
-        if original is None:
+        if original is None or _is_input_coercion(error):
             return _with_extensions(error, error.message, {"code": _client_code(error)})
         return self._masked(error)
 
@@ -47,6 +47,11 @@ class ErrorCodes(SchemaExtension):
             MASKED_MESSAGE,
             {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
         )
+
+
+def _is_input_coercion(error: GraphQLError) -> bool:
+    """A variable our scalars refused to parse: the client's fault, not a bug."""
+    return error.path is None and error.message.startswith("Variable '$")
 
 
 def _client_code(error: GraphQLError) -> str:

@@ -57,6 +57,6 @@ class Viewer:
         description="ACTIVE incidents assigned to the viewer, newest first."
     )
     async def my_assigned(
-        info: Info, first: int = 20, after: str | None = None
+        info: Info, first: int | None = 20, after: str | None = None
     ) -> IncidentConnection:
-        return await incidents.my_assigned(info.context, first, after)  # type: ignore[return-value]
+        return await incidents.my_assigned(info.context, 20 if first is None else first, after)  # type: ignore[return-value]

@@ -48,11 +48,11 @@ class Query:
         self,
         info: Info,
         filter: IncidentFilter | None = None,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
     ) -> IncidentConnection:
         args = _filter_args(filter)
-        return await incidents.incidents(info.context, args, first, after)  # type: ignore[return-value]
+        return await incidents.incidents(info.context, args, 50 if first is None else first, after)  # type: ignore[return-value]
 
     @strawberry.field(
         description="Who an incident can be assigned to: the school's Key Users and Admins."
@@ -69,7 +69,7 @@ class Query:
         self,
         info: Info,
         search: str | None = None,
-        first: int = 50,
+        first: int | None = 50,
         after: str | None = None,
     ) -> StudentConnection:
-        return await directory.students(info.context, search, first, after)  # type: ignore[return-value]
+        return await directory.students(info.context, search, 50 if first is None else first, after)  # type: ignore[return-value]
