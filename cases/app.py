@@ -17,7 +17,7 @@ from starlette.routing import Route
 from cases.db import make_engine
 from cases.graphql_view import CasesGraphQL
 from cases.middleware import BodySizeLimit, RequestContext
-from cases.settings import Settings
+from cases.settings import Settings, get_settings
 from schema.build import build_schema
 
 logger = logging.getLogger(__name__)
@@ -36,7 +36,8 @@ def make_arq_redis(settings: Settings) -> ArqRedis:
     )
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings | None = None) -> Starlette:
+    settings = settings or get_settings()
     engine = make_engine(settings)
     arq = make_arq_redis(settings)
     graphql = CasesGraphQL(
@@ -87,7 +88,7 @@ async def _database_ok(engine: object) -> bool:
     try:
         async with engine.connect() as conn:  # type: ignore[attr-defined]
             await conn.execute(text("SELECT 1"))
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:
         logger.warning("readiness: database unreachable")
         return False
     return True
@@ -96,7 +97,7 @@ async def _database_ok(engine: object) -> bool:
 async def _redis_ok(arq: ArqRedis) -> bool:
     try:
         await arq.ping()
-    except Exception:  # noqa: BLE001 - any failure means not ready
+    except Exception:
         logger.warning("readiness: redis unreachable")
         return False
     return True

@@ -2,8 +2,12 @@
 
 from models.base import Base
 from models.history import EventKind, IncidentEvent
-from models.incident import Incident, IncidentStatus, incident_categories
-from models.incident import incident_students
+from models.incident import (
+    Incident,
+    IncidentStatus,
+    incident_categories,
+    incident_students,
+)
 from models.outbox import AlertOutbox, OutboxState
 from models.school import Category, Membership, Role, School, Student, User
 

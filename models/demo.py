@@ -11,8 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from models.history import EventKind
 from models.incident import Incident, IncidentStatus
-from models.incident_writes import NewIncident, append_event, insert_incident
-from models.incident_writes import update_incident
+from models.incident_writes import (
+    NewIncident,
+    append_event,
+    insert_incident,
+    update_incident,
+)
 from models.school import Category, Membership, Role, School, Student, User
 
 logger = logging.getLogger(__name__)
@@ -38,10 +42,35 @@ CATEGORIES = [
     "Mental health",
     "Peer-on-peer abuse",
 ]
-FIRST_NAMES = ["Amara", "Ben", "Chloe", "Dylan", "Ella", "Finn", "Grace", "Harvey",
-               "Isla", "Jack", "Kai", "Lily", "Mason", "Nia", "Oscar"]
-LAST_NAMES = ["Adeyemi", "Brown", "Clarke", "Davies", "Evans", "Khan", "Novak", "Patel",
-              "Smith", "Wilson"]
+FIRST_NAMES = [
+    "Amara",
+    "Ben",
+    "Chloe",
+    "Dylan",
+    "Ella",
+    "Finn",
+    "Grace",
+    "Harvey",
+    "Isla",
+    "Jack",
+    "Kai",
+    "Lily",
+    "Mason",
+    "Nia",
+    "Oscar",
+]
+LAST_NAMES = [
+    "Adeyemi",
+    "Brown",
+    "Clarke",
+    "Davies",
+    "Evans",
+    "Khan",
+    "Novak",
+    "Patel",
+    "Smith",
+    "Wilson",
+]
 DESCRIPTIONS = [
     "Seen upset at break time; said older pupils took their lunch money again.",
     "Disclosed that they had not eaten since yesterday lunchtime.",
@@ -70,14 +99,18 @@ async def _user(conn: AsyncConnection, email: str, name: str) -> int:
     existing = await conn.scalar(select(User.id).where(func.lower(User.email) == email))
     if existing is not None:
         return existing
-    return (await conn.execute(
-        insert(User).values(email=email, name=name).returning(User.id)
-    )).scalar_one()
+    return (
+        await conn.execute(
+            insert(User).values(email=email, name=name).returning(User.id)
+        )
+    ).scalar_one()
 
 
 async def _school(conn: AsyncConnection, name: str, domain: str, lead_id: int) -> None:
     await conn.execute(insert(School).values(name=name).on_conflict_do_nothing())
-    school_id = (await conn.execute(select(School.id).where(School.name == name))).scalar_one()
+    school_id = (
+        await conn.execute(select(School.id).where(School.name == name))
+    ).scalar_one()
     members = {"lead": lead_id}
     roles = {"lead": Role.KEY_USER}
     for local, person, role in STAFF:
@@ -91,7 +124,9 @@ async def _school(conn: AsyncConnection, name: str, domain: str, lead_id: int) -
         )
     await _directory(conn, school_id)
     already = await conn.scalar(
-        select(func.count()).select_from(Incident).where(Incident.school_id == school_id)
+        select(func.count())
+        .select_from(Incident)
+        .where(Incident.school_id == school_id)
     )
     if already:
         return
@@ -102,7 +137,8 @@ async def _school(conn: AsyncConnection, name: str, domain: str, lead_id: int) -
 async def _directory(conn: AsyncConnection, school_id: int) -> None:
     for category in CATEGORIES:
         await conn.execute(
-            insert(Category).values(school_id=school_id, name=category)
+            insert(Category)
+            .values(school_id=school_id, name=category)
             .on_conflict_do_nothing()
         )
     for n in range(30):
@@ -122,12 +158,24 @@ async def _directory(conn: AsyncConnection, school_id: int) -> None:
 async def _incidents(
     conn: AsyncConnection, school_id: int, members: dict[str, int], rng: random.Random
 ) -> None:
-    students = list((await conn.execute(
-        select(Student.id).where(Student.school_id == school_id).order_by(Student.id)
-    )).scalars())
-    categories = list((await conn.execute(
-        select(Category.id).where(Category.school_id == school_id).order_by(Category.id)
-    )).scalars())
+    students = list(
+        (
+            await conn.execute(
+                select(Student.id)
+                .where(Student.school_id == school_id)
+                .order_by(Student.id)
+            )
+        ).scalars()
+    )
+    categories = list(
+        (
+            await conn.execute(
+                select(Category.id)
+                .where(Category.school_id == school_id)
+                .order_by(Category.id)
+            )
+        ).scalars()
+    )
     start = datetime(2026, 9, 3, 9, 0, tzinfo=UTC)
     for n in range(INCIDENTS_PER_SCHOOL):
         at = start + timedelta(days=2 * n, hours=rng.randint(0, 7))
@@ -155,13 +203,26 @@ async def _follow_up(conn, incident, members, n, at) -> None:  # type: ignore[no
     assignee = members["dsl" if n % 2 else "deputy"]
     actor = members["admin"]
     incident = await update_incident(conn, incident, at, assignee_id=assignee)
-    await append_event(conn, incident, EventKind.ASSIGNED, at=at, actor_id=actor,
-                       from_assignee_id=None, to_assignee_id=assignee)
+    await append_event(
+        conn,
+        incident,
+        EventKind.ASSIGNED,
+        at=at,
+        actor_id=actor,
+        from_assignee_id=None,
+        to_assignee_id=assignee,
+    )
     target = [None, IncidentStatus.CLOSED, IncidentStatus.NO_FURTHER_ACTION][n % 3]
     if target is None:
         return
     later = at + timedelta(days=1)
     incident = await update_incident(conn, incident, later, status=target)
-    await append_event(conn, incident, EventKind.STATUS_CHANGED, at=later,
-                       actor_id=assignee, from_status=IncidentStatus.ACTIVE,
-                       to_status=target)
+    await append_event(
+        conn,
+        incident,
+        EventKind.STATUS_CHANGED,
+        at=later,
+        actor_id=assignee,
+        from_status=IncidentStatus.ACTIVE,
+        to_status=target,
+    )

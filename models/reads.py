@@ -7,8 +7,12 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.history import IncidentEvent
-from models.incident import Incident, IncidentStatus, incident_categories
-from models.incident import incident_students
+from models.incident import (
+    Incident,
+    IncidentStatus,
+    incident_categories,
+    incident_students,
+)
 from models.rows import CategoryRow, EventRow, IncidentRow, StudentRow, UserRow
 from models.school import Category, Membership, Student, User
 

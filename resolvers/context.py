@@ -3,7 +3,7 @@
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from arq.connections import ArqRedis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
@@ -12,7 +12,7 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from models import reads
-from models.rows import CategoryRow, EventRow, StudentRow, UserRow, ViewerRow
+from models.rows import UserRow, ViewerRow
 from resolvers.errors import ModuleDisabled, Unauthenticated
 
 K = TypeVar("K")
@@ -80,7 +80,9 @@ class Loaders:
 
     def _many(
         self,
-        fetch: Callable[[AsyncConnection, Sequence[int]], Awaitable[dict[int, list[V]]]],
+        fetch: Callable[
+            [AsyncConnection, Sequence[int]], Awaitable[dict[int, list[V]]]
+        ],
     ) -> DataLoader[int, list[V]]:
         async def load(keys: list[int]) -> list[list[V]]:
             async with self._engine.connect() as conn:
@@ -88,5 +90,3 @@ class Loaders:
             return [found.get(key, []) for key in keys]
 
         return DataLoader(load_fn=load)
-
-

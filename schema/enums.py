@@ -28,7 +28,9 @@ class IncidentStatus(Enum):
     ACTIVE = "ACTIVE"
     CLOSED = strawberry.enum_value(
         "CLOSED",
-        description="Closed: the students stay monitored for the incident's categories.",
+        description=(
+            "Closed: the students stay monitored for the incident's categories."
+        ),
     )
     NO_FURTHER_ACTION = strawberry.enum_value(
         "NO_FURTHER_ACTION",

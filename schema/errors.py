@@ -4,10 +4,15 @@ Expected refusals (resolvers.errors.CasesError) reach the client with their code
 Syntax and validation errors are about the client's document, so they pass with a
 code too. Everything else is a bug or broken infrastructure: the client sees a
 generic message and the request id; the log gets the traceback under that id.
+
+`coded_errors` runs twice: in the ErrorCodes extension, and again in the HTTP
+view on whatever is about to be sent. The second pass exists because an error
+raised inside another extension's hook (ParserCache raises syntax errors from
+its on_parse) unwinds past ErrorCodes.on_operation before it can look.
 """
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -19,39 +24,56 @@ logger = logging.getLogger(__name__)
 MASKED_MESSAGE = "Unexpected error. Quote the request id if you report it."
 
 
+class CodedError(GraphQLError):
+    """An error that was checked and may go to the client as it is."""
+
+
 class ErrorCodes(SchemaExtension):
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is not None and result.errors:
-            result.errors = [self._coded(error) for error in result.errors]
-
-    def _coded(self, error: GraphQLError) -> GraphQLError:
-        original = error.original_error
-        if isinstance(original, CasesError):
-            return _with_extensions(error, original.message, original.extensions)
-        if original is None or _is_input_coercion(error):
-            return _with_extensions(error, error.message, {"code": _client_code(error)})
-        return self._masked(error)
-
-    def _masked(self, error: GraphQLError) -> GraphQLError:
-        request_id = getattr(self.execution_context.context, "request_id", None)
-        logger.error(
-            "unexpected error in request %s at %s",
-            request_id,
-            error.path,
-            exc_info=error.original_error,
-        )
-        return _with_extensions(
-            error,
-            MASKED_MESSAGE,
-            {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
-        )
+            request_id = getattr(self.execution_context.context, "request_id", None)
+            result.errors = coded_errors(result.errors, request_id)
 
 
-def _is_input_coercion(error: GraphQLError) -> bool:
-    """A variable our scalars refused to parse: the client's fault, not a bug."""
-    return error.path is None and error.message.startswith("Variable '$")
+def coded_errors(
+    errors: Sequence[GraphQLError], request_id: str | None
+) -> list[GraphQLError]:
+    """Each error with a code, unexpected ones masked; safe to apply twice."""
+    return [_coded(error, request_id) for error in errors]
+
+
+def _coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    if isinstance(error, CodedError):
+        return error
+    original = error.original_error
+    if isinstance(original, CasesError):
+        return _with_extensions(error, original.message, original.extensions)
+    if _is_about_the_document(error):
+        return _with_extensions(error, error.message, {"code": _client_code(error)})
+    return _masked(error, request_id)
+
+
+def _is_about_the_document(error: GraphQLError) -> bool:
+    # graphql-core wraps whatever a resolver raises, so an error with a path is
+    # from execution; one with neither a path nor a cause comes from parsing,
+    # validating or coercing variables, and its message only quotes the document.
+    return error.original_error is None and error.path is None
+
+
+def _masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
+    logger.error(
+        "unexpected error in request %s at %s",
+        request_id,
+        error.path,
+        exc_info=error.original_error or error,
+    )
+    return _with_extensions(
+        error,
+        MASKED_MESSAGE,
+        {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id},
+    )
 
 
 def _client_code(error: GraphQLError) -> str:
@@ -66,7 +88,7 @@ def _client_code(error: GraphQLError) -> str:
 def _with_extensions(
     error: GraphQLError, message: str, extensions: dict[str, object]
 ) -> GraphQLError:
-    return GraphQLError(
+    return CodedError(
         message,
         nodes=error.nodes,
         source=error.source,

@@ -1,5 +1,7 @@
 """Incident and its history events."""
 
+from datetime import datetime
+
 import strawberry
 from strawberry.types import Info
 
@@ -8,7 +10,6 @@ from resolvers.ids import encode_id
 from schema.enums import IncidentEventKind, IncidentStatus
 from schema.node import Node
 from schema.people import User
-from schema.scalars import DateTime
 from schema.student import Category, Student
 
 
@@ -21,12 +22,14 @@ async def _user(info: Info, user_id: int | None) -> UserRow | None:
 @strawberry.type
 class IncidentEvent:
     kind: IncidentEventKind
-    at: DateTime
+    at: datetime
     from_status: IncidentStatus | None
     to_status: IncidentStatus | None
     bulk: bool = strawberry.field(description="True when made by a bulk status update.")
 
-    @strawberry.field(description="Who made the change; null for events of the system itself.")
+    @strawberry.field(
+        description="Who made the change; null for events of the system itself."
+    )
     async def actor(root: EventRow, info: Info) -> User | None:
         return await _user(info, root.actor_id)  # type: ignore[return-value]
 
@@ -46,13 +49,13 @@ class Incident(Node):
     )
     whole_school: bool
     description: str
-    occurred_at: DateTime
-    added_at: DateTime
+    occurred_at: datetime
+    added_at: datetime
     status: IncidentStatus
     edited: bool = strawberry.field(
         description="True once its status or assignment changed after it was added."
     )
-    last_activity_at: DateTime = strawberry.field(
+    last_activity_at: datetime = strawberry.field(
         description="The time of the latest event in its history."
     )
     version: int = strawberry.field(

@@ -1,12 +1,15 @@
 """Input types, as the contract spells them."""
 
+from datetime import date, datetime
+
 import strawberry
 
 from schema.enums import IncidentStatus
-from schema.scalars import Date, DateTime
 
 
-@strawberry.input(description="All given conditions must hold; a list matches any of its members.")
+@strawberry.input(
+    description="All given conditions must hold; a list matches any of its members."
+)
 class IncidentFilter:
     assigned_to: list[strawberry.ID] | None = strawberry.field(
         default=None, description="Assigned to any of these users."
@@ -18,19 +21,20 @@ class IncidentFilter:
         ),
     )
     status: list[IncidentStatus] | None = None
-    from_: Date | None = strawberry.field(
+    from_: date | None = strawberry.field(
         default=None,
         name="from",
         description="Occurred on or after this date, in the school's time zone.",
     )
-    to: Date | None = strawberry.field(
+    to: date | None = strawberry.field(
         default=None,
         description="Occurred on or before this date, in the school's time zone.",
     )
     include_latest_activity: bool | None = strawberry.field(
         default=None,
         description=(
-            "With from/to: also match incidents whose latest activity falls in the range."
+            "With from/to: also match incidents whose latest activity falls in "
+            "the range."
         ),
     )
     containing: str | None = strawberry.field(
@@ -48,11 +52,13 @@ class AddIncidentInput:
     )
     category_ids: list[strawberry.ID] = strawberry.field(description="At least one.")
     description: str
-    occurred_at: DateTime
+    occurred_at: datetime
     whole_school: bool | None = False
     assigned_to_id: strawberry.ID | None = strawberry.field(
         default=None,
-        description="Key Users and Admins only; must name a Key User or Admin of the school.",
+        description=(
+            "Key Users and Admins only; must name a Key User or Admin of the school."
+        ),
     )
     status: IncidentStatus | None = strawberry.field(
         default=IncidentStatus.ACTIVE, description="Key Users and Admins only."
@@ -77,13 +83,15 @@ class ChangeStatusInput:
 
 @strawberry.input
 class BulkCloseInput:
-    from_: Date = strawberry.field(
+    from_: date = strawberry.field(
         name="from", description="Incidents that occurred from this date ..."
     )
-    to: Date = strawberry.field(
+    to: date = strawberry.field(
         description="... to this date, both included, in the school's time zone."
     )
-    status: IncidentStatus = strawberry.field(description="CLOSED or NO_FURTHER_ACTION.")
+    status: IncidentStatus = strawberry.field(
+        description="CLOSED or NO_FURTHER_ACTION."
+    )
     dry_run: bool | None = strawberry.field(
         default=False, description="Count what would change, change nothing."
     )

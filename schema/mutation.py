@@ -6,8 +6,12 @@ from resolvers.assign import assign
 from resolvers.bulk_close import bulk_close
 from resolvers.change_status import change_status
 from schema.incident_types import Incident
-from schema.inputs import AddIncidentInput, AssignInput, BulkCloseInput
-from schema.inputs import ChangeStatusInput
+from schema.inputs import (
+    AddIncidentInput,
+    AssignInput,
+    BulkCloseInput,
+    ChangeStatusInput,
+)
 
 
 @strawberry.type
@@ -31,9 +35,13 @@ class BulkClosePayload:
 @strawberry.type
 class Mutation:
     @strawberry.mutation(
-        description="Any member of the school may add; assignment and status are for Key Users."
+        description=(
+            "Any member of the school may add; assignment and status are for Key Users."
+        )
     )
-    async def add_incident(self, info: Info, input: AddIncidentInput) -> AddIncidentPayload:
+    async def add_incident(
+        self, info: Info, input: AddIncidentInput
+    ) -> AddIncidentPayload:
         args = AddIncidentArgs(
             student_ids=list(input.student_ids),
             category_ids=list(input.category_ids),
@@ -59,7 +67,9 @@ class Mutation:
         return IncidentPayload(incident=row)  # type: ignore[arg-type]
 
     @strawberry.mutation(description="Key Users and Admins.")
-    async def change_status(self, info: Info, input: ChangeStatusInput) -> IncidentPayload:
+    async def change_status(
+        self, info: Info, input: ChangeStatusInput
+    ) -> IncidentPayload:
         row = await change_status(
             info.context,
             input.incident_id,
@@ -77,4 +87,6 @@ class Mutation:
             input.status.to_model(),
             bool(input.dry_run),
         )
-        return BulkClosePayload(updated_count=result.updated_count, dry_run=result.dry_run)
+        return BulkClosePayload(
+            updated_count=result.updated_count, dry_run=result.dry_run
+        )

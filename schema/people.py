@@ -43,9 +43,7 @@ class User(Node):
         return isinstance(obj, UserRow)
 
 
-IncidentConnection = Annotated[
-    "IncidentConnection", strawberry.lazy("schema.paging")
-]
+IncidentConnection = Annotated["IncidentConnection", strawberry.lazy("schema.paging")]
 
 
 @strawberry.type
@@ -59,4 +57,6 @@ class Viewer:
     async def my_assigned(
         info: Info, first: int | None = 20, after: str | None = None
     ) -> IncidentConnection:
-        return await incidents.my_assigned(info.context, 20 if first is None else first, after)  # type: ignore[return-value]
+        return await incidents.my_assigned(
+            info.context, 20 if first is None else first, after
+        )  # type: ignore[return-value]

@@ -52,10 +52,14 @@ class Query:
         after: str | None = None,
     ) -> IncidentConnection:
         args = _filter_args(filter)
-        return await incidents.incidents(info.context, args, 50 if first is None else first, after)  # type: ignore[return-value]
+        return await incidents.incidents(
+            info.context, args, 50 if first is None else first, after
+        )  # type: ignore[return-value]
 
     @strawberry.field(
-        description="Who an incident can be assigned to: the school's Key Users and Admins."
+        description=(
+            "Who an incident can be assigned to: the school's Key Users and Admins."
+        )
     )
     async def key_users(self, info: Info) -> list[User]:
         return await directory.key_users(info.context)  # type: ignore[return-value]
@@ -72,4 +76,6 @@ class Query:
         first: int | None = 50,
         after: str | None = None,
     ) -> StudentConnection:
-        return await directory.students(info.context, search, 50 if first is None else first, after)  # type: ignore[return-value]
+        return await directory.students(
+            info.context, search, 50 if first is None else first, after
+        )  # type: ignore[return-value]

@@ -1,7 +1,9 @@
+"""DateTime and Date as the contract describes them; a DateTime needs an offset."""
+
 import datetime as dt
-from typing import NewType
 
 import strawberry
+from strawberry.types.scalar import ScalarDefinition
 
 
 def _parse_datetime(value: object) -> dt.datetime:
@@ -19,18 +21,19 @@ def _parse_date(value: object) -> dt.date:
     return dt.date.fromisoformat(value)
 
 
-DateTime = strawberry.scalar(
-    NewType("DateTime", dt.datetime),
-    description="An ISO-8601 date-time with offset, e.g. 2024-03-16T08:54:00+00:00.",
-    serialize=lambda value: value.isoformat(),
-    parse_value=_parse_datetime,
-)
-
-Date = strawberry.scalar(
-    NewType("Date", dt.date),
-    description="An ISO-8601 calendar date, e.g. 2024-03-16.",
-    serialize=lambda value: value.isoformat(),
-    parse_value=_parse_date,
-)
-
-SCALAR_OVERRIDES = {dt.datetime: DateTime, dt.date: Date}
+SCALAR_MAP: dict[object, ScalarDefinition] = {
+    dt.datetime: strawberry.scalar(
+        name="DateTime",
+        description=(
+            "An ISO-8601 date-time with offset, e.g. 2024-03-16T08:54:00+00:00."
+        ),
+        serialize=lambda value: value.isoformat(),
+        parse_value=_parse_datetime,
+    ),
+    dt.date: strawberry.scalar(
+        name="Date",
+        description="An ISO-8601 calendar date, e.g. 2024-03-16.",
+        serialize=lambda value: value.isoformat(),
+        parse_value=_parse_date,
+    ),
+}

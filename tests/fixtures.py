@@ -14,7 +14,7 @@ mutation Add($input: AddIncidentInput!) {
 
 
 async def directory(api: Api, school: str = "Demo Primary") -> dict[str, list[str]]:
-    query = "{ students(first: 100) { nodes { id } } categories { id } keyUsers { id email } }"
+    query = "{ students(first: 100) { nodes { id } } categories { id } }"
     data = (await api.as_user(f"admin@{_domain(school)}", query, school=school)).data
     return {
         "students": [s["id"] for s in data["students"]["nodes"]],

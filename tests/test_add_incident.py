@@ -7,7 +7,9 @@ COUNT = "{ incidents(first: 100) { totalCount } }"
 
 
 async def _count(api: Api) -> int:
-    return (await api.as_user("admin@primary.example", COUNT)).data["incidents"]["totalCount"]  # type: ignore[no-any-return]
+    return (await api.as_user("admin@primary.example", COUNT)).data["incidents"][
+        "totalCount"
+    ]  # type: ignore[no-any-return]
 
 
 async def test_numbers_are_sequential_per_school(api: Api) -> None:
@@ -79,7 +81,11 @@ async def test_ids_of_another_school_are_refused(api: Api) -> None:
     }
     answer = await api.as_user("teacher@primary.example", ADD, {"input": payload})
     assert answer.code == "BAD_USER_INPUT"
-    payload = {**payload, "studentIds": ours["students"][:1], "categoryIds": theirs["categories"][:1]}
+    payload = {
+        **payload,
+        "studentIds": ours["students"][:1],
+        "categoryIds": theirs["categories"][:1],
+    }
     answer = await api.as_user("teacher@primary.example", ADD, {"input": payload})
     assert answer.error["extensions"]["field"] == "categoryIds"
     assert await _count(api) == 0

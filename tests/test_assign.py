@@ -1,4 +1,5 @@
 import asyncio
+import itertools
 
 from tests.fixtures import add_incident, user_id
 from tests.graphql import Api
@@ -42,7 +43,10 @@ async def test_admin_may_assign_and_be_assigned(api: Api) -> None:
     incident = await add_incident(api)
     admin = await user_id(api, "admin@primary.example")
     answer = await _assign(api, "admin@primary.example", incident["id"], admin)
-    assert answer.data["assign"]["incident"]["assignedTo"]["email"] == "admin@primary.example"
+    assert (
+        answer.data["assign"]["incident"]["assignedTo"]["email"]
+        == "admin@primary.example"
+    )
 
 
 async def test_staff_cannot_assign(api: Api) -> None:
@@ -104,12 +108,18 @@ async def test_stale_version_is_a_conflict_and_changes_nothing(api: Api) -> None
     deputy = await user_id(api, "deputy@primary.example")
     await _assign(api, "dsl@primary.example", incident["id"], dsl)
     stale = await _assign(
-        api, "deputy@primary.example", incident["id"], deputy,
+        api,
+        "deputy@primary.example",
+        incident["id"],
+        deputy,
         expectedVersion=incident["version"],
     )
     assert stale.code == "CONFLICT"
     current = await _assign(api, "dsl@primary.example", incident["id"], dsl)
-    assert current.data["assign"]["incident"]["assignedTo"]["email"] == "dsl@primary.example"
+    assert (
+        current.data["assign"]["incident"]["assignedTo"]["email"]
+        == "dsl@primary.example"
+    )
     assert len(current.data["assign"]["incident"]["history"]) == 2
 
 
@@ -121,21 +131,31 @@ async def test_concurrent_changes_are_all_recorded_or_refused(api: Api) -> None:
     assignees = [dsl, deputy] * 5
     answers = await asyncio.gather(
         *(
-            _assign(api, "admin@primary.example", incident["id"], who,
-                    expectedVersion=start + n)
+            _assign(
+                api,
+                "admin@primary.example",
+                incident["id"],
+                who,
+                expectedVersion=start + n,
+            )
             for n, who in enumerate(assignees)
         ),
-        *(_assign(api, "admin@primary.example", incident["id"], who) for who in assignees),
+        *(
+            _assign(api, "admin@primary.example", incident["id"], who)
+            for who in assignees
+        ),
     )
     refused = [a for a in answers if a.body.get("errors")]
     assert all(a.code == "CONFLICT" for a in refused)
-    applied = [a.data["assign"]["incident"] for a in answers if not a.body.get("errors")]
+    applied = [
+        a.data["assign"]["incident"] for a in answers if not a.body.get("errors")
+    ]
     final = max(applied, key=lambda i: i["version"])
     assignments = [e for e in final["history"] if e["kind"] == "ASSIGNED"]
     # No change was lost: one version step and one history entry per change...
     assert final["version"] == start + len(assignments)
     # ...chained, each starting from where the one before ended...
-    for before, after in zip(assignments, assignments[1:], strict=False):
+    for before, after in itertools.pairwise(assignments):
         assert after["fromAssignee"] == before["toAssignee"]
     # ...and every answer that succeeded describes a state that really existed.
     for answer in applied:

@@ -4,7 +4,10 @@ from tests.graphql import Api
 CHANGE = """
 mutation ($input: ChangeStatusInput!) {
   changeStatus(input: $input) {
-    incident { status version edited history { kind fromStatus toStatus actor { email } } }
+    incident {
+      status version edited
+      history { kind fromStatus toStatus actor { email } }
+    }
   }
 }
 """
@@ -55,7 +58,10 @@ async def test_stale_version_is_a_conflict(api: Api) -> None:
     incident = await add_incident(api)
     await _change(api, "dsl@primary.example", incident["id"], "CLOSED")
     stale = await _change(
-        api, "dsl@primary.example", incident["id"], "NO_FURTHER_ACTION",
+        api,
+        "dsl@primary.example",
+        incident["id"],
+        "NO_FURTHER_ACTION",
         expectedVersion=incident["version"],
     )
     assert stale.code == "CONFLICT"
@@ -65,7 +71,8 @@ async def test_monitoring_follows_status(api: Api) -> None:
     incident = await add_incident(api)
     students = await api.as_user(
         "dsl@primary.example",
-        "query ($id: ID!) { incident(id: $id) { students { id } categories { name } } }",
+        "query ($id: ID!) { incident(id: $id) {"
+        " students { id } categories { name } } }",
         {"id": incident["id"]},
     )
     student = students.data["incident"]["students"][0]["id"]
@@ -94,7 +101,9 @@ async def test_my_assigned_holds_only_active_incidents(api: Api) -> None:
     dsl = await user_id(api, "dsl@primary.example")
     first = await add_incident(api, "admin@primary.example", assignedToId=dsl)
     second = await add_incident(
-        api, "admin@primary.example", assignedToId=dsl,
+        api,
+        "admin@primary.example",
+        assignedToId=dsl,
         occurredAt="2026-11-21T09:00:00+00:00",
     )
     await add_incident(api, "admin@primary.example")
@@ -113,7 +122,9 @@ async def test_my_assigned_pages_with_cursor(api: Api) -> None:
     dsl = await user_id(api, "dsl@primary.example")
     for day in range(1, 6):
         await add_incident(
-            api, "admin@primary.example", assignedToId=dsl,
+            api,
+            "admin@primary.example",
+            assignedToId=dsl,
             occurredAt=f"2026-11-0{day}T09:00:00+00:00",
         )
     query = """

@@ -32,7 +32,9 @@ async def test_case_operations_refused_when_off(
     assert answer.code == "MODULE_DISABLED"
 
 
-async def test_recording_and_reading_continue_when_off(api: Api, db: AsyncEngine) -> None:
+async def test_recording_and_reading_continue_when_off(
+    api: Api, db: AsyncEngine
+) -> None:
     dsl = await user_id(api, "dsl@primary.example")
     assigned = await add_incident(api, "admin@primary.example", assignedToId=dsl)
     await _switch(db, False)
@@ -62,7 +64,9 @@ async def test_recording_and_reading_continue_when_off(api: Api, db: AsyncEngine
     mine = await api.as_user(
         "dsl@primary.example", "{ viewer { myAssigned { nodes { id } } } }"
     )
-    assert [n["id"] for n in mine.data["viewer"]["myAssigned"]["nodes"]] == [assigned["id"]]
+    assert [n["id"] for n in mine.data["viewer"]["myAssigned"]["nodes"]] == [
+        assigned["id"]
+    ]
 
 
 async def test_add_with_assignment_refused_when_off(api: Api, db: AsyncEngine) -> None:
