@@ -63,16 +63,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
         await arq.aclose()
         await engine.dispose()
 
+    # CORS outside the body limit, so the SPA can read a 413 too.
     middleware = [
         Middleware(RequestContext),
-        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
         Middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=["authorization", "content-type"],
+            expose_headers=["retry-after", "x-request-id"],
             max_age=600,
         ),
+        Middleware(BodySizeLimit, max_bytes=settings.max_body_bytes),
     ]
     routes = [
         Route("/healthz", healthz),

@@ -32,7 +32,9 @@ def issue_token(
         "nbf": now_s,
         "exp": now_s + (ttl_s if ttl_s is not None else settings.token_ttl_s),
     }
-    return jwt.encode(claims, settings.secret_key, algorithm=ALGORITHM)
+    return jwt.encode(
+        claims, settings.secret_key.get_secret_value(), algorithm=ALGORITHM
+    )
 
 
 def read_token(settings: Settings, token: str) -> tuple[int, int]:
@@ -40,7 +42,7 @@ def read_token(settings: Settings, token: str) -> tuple[int, int]:
     try:
         claims = jwt.decode(
             token,
-            settings.secret_key,
+            settings.secret_key.get_secret_value(),
             algorithms=[ALGORITHM],
             options={"require": REQUIRED_CLAIMS},
         )
@@ -83,5 +85,7 @@ async def token_for_email(
         raise TokenError("No current member with that email (in that school)")
     if len(rows) > 1:
         names = ", ".join(row[2] for row in rows)
-        raise TokenError(f"That user belongs to several schools; pass --school ({names})")
+        raise TokenError(
+            f"That user belongs to several schools; pass --school ({names})"
+        )
     return issue_token(settings, rows[0][0], rows[0][1])

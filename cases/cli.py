@@ -16,6 +16,8 @@ from collections.abc import Callable, Coroutine, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pydantic import ValidationError
+
 from cases.embedded import mail_dir, resolve_settings
 from cases.settings import Settings
 
@@ -98,6 +100,10 @@ def _parser() -> argparse.ArgumentParser:
     module.add_argument("state", choices=["enable", "disable"])
     module.add_argument("school")
     module.set_defaults(command=_module)
+
+    from cases.roster import add_roster_parser
+
+    add_roster_parser(commands)
     return parser
 
 
@@ -205,7 +211,7 @@ async def _serve_async(settings: Settings, host: str, port: int, work: bool) -> 
     try:
         await server.serve()
     except SystemExit as exit_:
-        raise CliError(f"the HTTP server on {host}:{port} failed to start") from exit_
+        raise CliError(f"the HTTP server on {host}:{port} did not start") from exit_
     finally:
         if worker is not None and task is not None:
             task.cancel()
@@ -230,6 +236,12 @@ async def _finish_worker(worker: "Worker", task: asyncio.Task[None]) -> None:
     """Wait for the worker's task to end, close the worker, re-raise a crash."""
     await asyncio.wait([task])
     await worker.close()
+    logger.info(
+        "job worker stopped: %d complete, %d failed, %d retried",
+        worker.jobs_complete,
+        worker.jobs_failed,
+        worker.jobs_retried,
+    )
     if not task.cancelled() and (error := task.exception()) is not None:
         raise error
 
@@ -276,6 +288,10 @@ def _base_url(host: str, port: int) -> str:
 def _describe(error: Exception) -> str:
     if isinstance(error, CliError):
         return str(error)
+    if isinstance(error, ValidationError):
+        first = error.errors()[0]
+        name = "_".join(str(part) for part in first["loc"]).upper()
+        return f"invalid setting {name}: {first['msg']}"
     text = str(error).strip().splitlines()
     detail = f": {text[0]}" if text else ""
     return f"{type(error).__name__}{detail}"

@@ -18,6 +18,8 @@ def make_engine(settings: Settings, *, pool_size: int | None = None) -> AsyncEng
         pool_size=pool_size or settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_pre_ping=False,
+        # Errors would otherwise quote bound values (incident text) in the log.
+        hide_parameters=True,
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
         connect_args={"server_settings": {"application_name": "cases"}},

@@ -1,24 +1,25 @@
 """The /graphql endpoint: Strawberry's ASGI view with our context and JSON."""
 
-import logging
 from typing import Any
 
 import orjson
 from arq.connections import ArqRedis
+from cross_web import HTTPException
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.asgi import GraphQL
-from cross_web import HTTPException
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
 
 from cases.auth import TokenError, bearer_token, read_token
+from cases.middleware import BodyTooLarge
+from cases.ratelimit import RateLimit, RateLimited
 from cases.settings import Settings
 from models.viewer import load_viewer
 from resolvers.context import Context
-
-logger = logging.getLogger(__name__)
-
+from schema.errors import MASKED_MESSAGE, coded_errors, log_unexpected
 
 class CasesGraphQL(GraphQL[Context, None]):
     def __init__(
@@ -32,6 +33,10 @@ class CasesGraphQL(GraphQL[Context, None]):
         self.settings = settings
         self.engine = engine
         self.arq = arq
+        # Without Redis (arq None) there is nowhere shared to count requests.
+        self.rate_limit = (
+            RateLimit(arq, settings.rate_limit_per_minute) if arq is not None else None
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -42,6 +47,15 @@ class CasesGraphQL(GraphQL[Context, None]):
             response = await self.run(request)
         except HTTPException as error:
             response = _error_response(error.status_code, error.reason)
+        except RateLimited as error:
+            response = _rate_limited_response(error.retry_after_s)
+        except BodyTooLarge:
+            raise  # BodySizeLimit answers 413 itself.
+        except Exception as error:
+            # Whatever slipped past Strawberry still gets a coded JSON answer
+            # with the request id, never a bare 500 page.
+            log_unexpected(error, _request_id(request), "the HTTP view")
+            response = _masked_response(_request_id(request))
         await response(scope, receive, send)
 
     async def get_context(self, request: Any, response: Any) -> Context:
@@ -51,7 +65,7 @@ class CasesGraphQL(GraphQL[Context, None]):
             engine=self.engine,
             arq=self.arq,
             app_url=self.settings.app_url,
-            request_id=request.scope.get("state", {}).get("request_id", "-"),
+            request_id=_request_id(request),
         )
         token = bearer_token(request.headers.get("authorization"))
         if token is None:
@@ -61,20 +75,36 @@ class CasesGraphQL(GraphQL[Context, None]):
         except TokenError as error:
             context.auth_error = str(error)
             return context
+        if self.rate_limit is not None:
+            await self.rate_limit.spend(user_id)
         async with self.engine.connect() as conn:
             context.viewer_row = await load_viewer(conn, user_id, school_id)
         if context.viewer_row is None:
             context.auth_error = "The token's membership no longer exists"
         return context
 
+    async def process_result(
+        self, request: Any, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        if result.errors:
+            result.errors = coded_errors(result.errors, _request_id(request))
+        return await super().process_result(request, result)
+
     def decode_json(self, data: str | bytes) -> object:
         try:
-            return orjson.loads(data)
+            decoded = orjson.loads(data)
         except orjson.JSONDecodeError:
             raise HTTPException(400, "The request body is not valid JSON") from None
+        if not isinstance(decoded, dict):
+            raise HTTPException(400, "The request body must be a JSON object")
+        return decoded
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def _request_id(request: Request) -> str:
+    return str(request.scope.get("state", {}).get("request_id", "-"))
 
 
 def _error_response(status_code: int, reason: str) -> Response:
@@ -83,3 +113,15 @@ def _error_response(status_code: int, reason: str) -> Response:
     return JSONResponse(body, status_code=status_code)
 
 
+def _rate_limited_response(retry_after_s: int) -> Response:
+    message = f"Too many requests; retry in {retry_after_s} seconds"
+    extensions = {"code": "RATE_LIMITED", "retryAfterS": retry_after_s}
+    body = {"errors": [{"message": message, "extensions": extensions}]}
+    headers = {"retry-after": str(retry_after_s)}
+    return JSONResponse(body, status_code=429, headers=headers)
+
+
+def _masked_response(request_id: str) -> Response:
+    extensions = {"code": "INTERNAL_SERVER_ERROR", "requestId": request_id}
+    body = {"errors": [{"message": MASKED_MESSAGE, "extensions": extensions}]}
+    return JSONResponse(body, status_code=500)

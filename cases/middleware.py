@@ -11,7 +11,12 @@ SECURITY_HEADERS = [
     (b"referrer-policy", b"no-referrer"),
     (b"x-frame-options", b"DENY"),
     (b"cache-control", b"no-store"),
+    # Browsers ignore it over plain HTTP, so it only binds once TLS is in front.
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
 ]
+# JSON answers need nothing from the page they land in; the GraphiQL page (HTML,
+# development only) loads its scripts from a CDN, so it goes without.
+API_CSP = (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'")
 
 
 class RequestContext:
@@ -30,16 +35,26 @@ class RequestContext:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
-                headers.extend(SECURITY_HEADERS)
-                message["headers"] = headers
+                message["headers"] = _with_security_headers(
+                    list(message.get("headers", [])), request_id
+                )
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_headers)
         finally:
             request_id_var.reset(token)
+
+
+def _with_security_headers(
+    headers: list[tuple[bytes, bytes]], request_id: str
+) -> list[tuple[bytes, bytes]]:
+    headers.append((b"x-request-id", request_id.encode()))
+    headers.extend(SECURITY_HEADERS)
+    content_type = dict(headers).get(b"content-type", b"")
+    if not content_type.startswith(b"text/html"):
+        headers.append(API_CSP)
+    return headers
 
 
 class BodyTooLarge(Exception):

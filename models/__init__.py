@@ -10,6 +10,7 @@ from models.incident import (
 )
 from models.outbox import AlertOutbox, OutboxState
 from models.school import Category, Membership, Role, School, Student, User
+from models.staff import StaffChange
 
 __all__ = [
     "AlertOutbox",
@@ -23,6 +24,7 @@ __all__ = [
     "OutboxState",
     "Role",
     "School",
+    "StaffChange",
     "Student",
     "User",
     "incident_categories",

@@ -32,7 +32,8 @@ class IncidentStatus(enum.StrEnum):
 STATUS_TYPE = Enum(IncidentStatus, name="incident_status", native_enum=False, length=20)
 
 # Search stems English words; cases_fold (defined by the migration) strips
-# accents from both the stored text and the query so "eleve" finds "élève".
+# accents and turns punctuation into spaces, in the stored text and the query
+# alike, so "eleve" finds "élève" and "group chat" finds "group-chat".
 SEARCH_CONFIG = "english"
 FOLD_FUNCTION = "cases_fold"
 
@@ -75,12 +76,15 @@ class Incident(Base):
             "occurred_at",
             "id",
         ),
+        # Serves My Assigned (assignee and ACTIVE: already in order) and the
+        # assignedTo filter, with or without status.
         Index(
-            "ix_incidents_assignee_active",
+            "ix_incidents_school_assignee",
+            "school_id",
             "assignee_id",
+            "status",
             "occurred_at",
             "id",
-            postgresql_where=text("status = 'ACTIVE'"),
         ),
         Index(
             "ix_incidents_school_status",

@@ -1,14 +1,23 @@
-"""Which incidents a viewer sees, filtered and paged newest first by occurred_at."""
+"""Which incidents a viewer sees, filtered and paged newest first by occurred_at.
 
+Every condition has an index to lean on (see Incident.__table_args__ and
+tests/test_explain.py): school and date on ix_incidents_school_occurred, STAFF
+on ix_incidents_school_added_by, assignee on ix_incidents_school_assignee,
+unassigned on ix_incidents_school_unassigned, status on ix_incidents_school_status,
+latest activity on ix_incidents_school_activity, text on ix_incidents_search,
+students and categories on their link tables' indexes.
+"""
+
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import (
     ColumnElement,
     Select,
+    SQLColumnExpression,
     and_,
     exists,
-    false,
     func,
     or_,
     select,
@@ -16,16 +25,24 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.incident import Incident, IncidentStatus, incident_categories
-from models.incident import incident_students
+from models.incident import (
+    Incident,
+    IncidentStatus,
+    incident_categories,
+    incident_students,
+)
 from models.reads import INCIDENT_COLUMNS
 from models.rows import IncidentRow
+from models.school import Membership
 from models.text_search import TextQuery, text_condition
 
 
 @dataclass(frozen=True, slots=True)
 class IncidentScope:
-    """The filter as the database sees it: ids resolved, dates made instants."""
+    """The filter as the database sees it: ids resolved, dates made instants.
+
+    Empty tuples and None mean "no condition"; `before` is exclusive.
+    """
 
     school_id: int
     # STAFF see only what they added.
@@ -44,8 +61,10 @@ class IncidentScope:
 Cursor = tuple[datetime, int]
 
 
-def _range(column: ColumnElement[datetime], scope: IncidentScope) -> list[ColumnElement[bool]]:
-    conditions = []
+def _range(
+    column: SQLColumnExpression[datetime], scope: IncidentScope
+) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
     if scope.since is not None:
         conditions.append(column >= scope.since)
     if scope.before is not None:
@@ -70,7 +89,29 @@ def _assignment_condition(scope: IncidentScope) -> list[ColumnElement[bool]]:
     return [or_(*options)] if options else []
 
 
+def _linked_to_any(scope: IncidentScope) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if scope.student_ids:
+        students = incident_students.c
+        conditions.append(
+            exists().where(
+                students.incident_id == Incident.id,
+                students.student_id.in_(scope.student_ids),
+            )
+        )
+    if scope.category_ids:
+        categories = incident_categories.c
+        conditions.append(
+            exists().where(
+                categories.incident_id == Incident.id,
+                categories.category_id.in_(scope.category_ids),
+            )
+        )
+    return conditions
+
+
 def conditions(scope: IncidentScope) -> list[ColumnElement[bool]]:
+    """The WHERE clause of both the page and the count: every part ANDed."""
     where: list[ColumnElement[bool]] = [Incident.school_id == scope.school_id]
     if scope.added_by_id is not None:
         where.append(Incident.added_by_id == scope.added_by_id)
@@ -79,47 +120,53 @@ def conditions(scope: IncidentScope) -> list[ColumnElement[bool]]:
         where.append(Incident.status.in_(scope.statuses))
     where += _date_condition(scope)
     if scope.text is not None:
-        where.append(text_condition(scope.text) if not scope.text.is_empty else false())
-    if scope.student_ids:
-        link = incident_students.c
-        where.append(
-            exists().where(
-                link.incident_id == Incident.id, link.student_id.in_(scope.student_ids)
-            )
-        )
-    if scope.category_ids:
-        link = incident_categories.c
-        where.append(
-            exists().where(
-                link.incident_id == Incident.id,
-                link.category_id.in_(scope.category_ids),
-            )
-        )
-    return where
+        where.append(text_condition(scope.text))
+    return where + _linked_to_any(scope)
 
 
-def _page_statement(scope: IncidentScope, first: int, after: Cursor | None) -> Select:
+def page_statement(scope: IncidentScope, first: int, after: Cursor | None) -> Select:
+    """One row more than asked for, which tells whether another page follows.
+
+    The keyset (occurred_at, id) makes pages stable when incidents are added.
+    """
     statement = select(*INCIDENT_COLUMNS).where(*conditions(scope))
     if after is not None:
         statement = statement.where(
             tuple_(Incident.occurred_at, Incident.id) < tuple_(*after)
         )
-    return statement.order_by(
-        Incident.occurred_at.desc(), Incident.id.desc()
-    ).limit(first + 1)
+    order = (Incident.occurred_at.desc(), Incident.id.desc())
+    return statement.order_by(*order).limit(first + 1)
+
+
+def count_statement(scope: IncidentScope) -> Select:
+    return select(func.count()).select_from(Incident).where(*conditions(scope))
 
 
 async def incident_page(
     conn: AsyncConnection, scope: IncidentScope, first: int, after: Cursor | None
 ) -> tuple[list[IncidentRow], bool]:
     """Up to `first` incidents after the cursor, and whether more follow."""
-    rows = [IncidentRow(*row) for row in await conn.execute(_page_statement(scope, first, after))]
+    result = await conn.execute(page_statement(scope, first, after))
+    rows = [IncidentRow(*row) for row in result]
     return rows[:first], len(rows) > first
 
 
 async def incident_count(conn: AsyncConnection, scope: IncidentScope) -> int:
-    statement = select(func.count()).select_from(Incident).where(*conditions(scope))
-    return (await conn.execute(statement)).scalar_one()
+    return (await conn.execute(count_statement(scope))).scalar_one()
+
+
+async def unknown_members(
+    conn: AsyncConnection, school_id: int, user_ids: Sequence[int]
+) -> set[int]:
+    """Ids of users who never belonged to the school.
+
+    Former members and any role count as known: incidents stay assigned to a
+    Key User who left or changed role, and reports must still find them.
+    """
+    statement = select(Membership.user_id).where(
+        Membership.school_id == school_id, Membership.user_id.in_(user_ids)
+    )
+    return set(user_ids) - set((await conn.execute(statement)).scalars())
 
 
 def my_assigned_scope(school_id: int, assignee_id: int) -> IncidentScope:

@@ -52,11 +52,18 @@ async def missing_categories(
 
 
 async def is_key_user(conn: AsyncConnection, school_id: int, user_id: int) -> bool:
-    statement = select(Membership.user_id).where(
-        Membership.school_id == school_id,
-        Membership.user_id == user_id,
-        Membership.role.in_(KEY_ROLES),
-        Membership.removed_at.is_(None),
+    # The share lock holds off a concurrent demotion or removal (which locks the
+    # membership for update) until this assignment commits, and then that
+    # handover sees and moves the new incident too.
+    statement = (
+        select(Membership.user_id)
+        .where(
+            Membership.school_id == school_id,
+            Membership.user_id == user_id,
+            Membership.role.in_(KEY_ROLES),
+            Membership.removed_at.is_(None),
+        )
+        .with_for_update(read=True)
     )
     return (await conn.execute(statement)).first() is not None
 

@@ -32,14 +32,10 @@ class School(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     name: Mapped[str] = mapped_column(String(200), unique=True)
-    time_zone: Mapped[str] = mapped_column(
-        String(64), server_default="Europe/London"
-    )
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="Europe/London")
     cases_enabled: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     # The last incident number handed out; bumped under a row lock.
-    last_incident_number: Mapped[int] = mapped_column(
-        Integer, server_default=text("0")
-    )
+    last_incident_number: Mapped[int] = mapped_column(Integer, server_default=text("0"))
 
     __table_args__ = (
         CheckConstraint("length(btrim(name)) > 0", name="name_not_blank"),

@@ -1,16 +1,22 @@
 """Turns what a user types into a full-text condition backed by the GIN index.
 
-Bare words must all appear (matched on their stems, accents and case ignored);
-"quoted phrases" must appear with their words adjacent and in order.
-Punctuation separates words, as the text search parser treats it.
+The stored descriptions and the query both go through cases_fold, so case,
+Latin-1 accents and punctuation never decide a match. Bare words must all
+appear, matched on their English stems ("bruise" finds "bruised"); words too
+common to be indexed ("the", "not") are skipped. A "quoted phrase" must appear
+as written: the index finds candidates by the phrase's stems, then a LIKE over
+the folded description keeps those holding the phrase word for word, common
+words included, so "not eaten" does not find "had eaten".
 """
 
 import re
 from dataclasses import dataclass
+from functools import reduce
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal, true
+from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, literal, select
 from sqlalchemy.dialects.postgresql import REGCONFIG
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.incident import FOLD_FUNCTION, SEARCH_CONFIG, Incident
 
@@ -23,36 +29,57 @@ class TextQuery:
     phrases: tuple[str, ...]
 
     @property
-    def is_empty(self) -> bool:
-        return not self.words.strip() and not any(p.strip() for p in self.phrases)
+    def is_blank(self) -> bool:
+        """Nothing to look for: not one letter or digit."""
+        return not self.words and not self.phrases
 
 
 def parse_text_query(text: str) -> TextQuery:
-    phrases = tuple(p.strip() for p in _PHRASE.findall(text) if p.strip())
+    phrases = tuple(p for p in _PHRASE.findall(text) if _has_word(p))
     # An unbalanced quote is read as a plain word separator.
     words = _PHRASE.sub(" ", text).replace('"', " ")
-    return TextQuery(words=" ".join(words.split()), phrases=phrases)
+    return TextQuery(words=words if _has_word(words) else "", phrases=phrases)
 
 
-def text_condition(query: TextQuery) -> ColumnElement[bool]:
-    """One `@@` over the AND of every part, so the GIN index serves it whole.
+def _has_word(text: str) -> bool:
+    return any(char.isalnum() for char in text)
 
-    Parts made only of stop words ("the") drop out instead of matching nothing.
-    """
+
+def _tsquery(query: TextQuery) -> ColumnElement[Any]:
+    """The AND of the words and of each phrase; stop words drop out of it."""
     config = literal(SEARCH_CONFIG).cast(REGCONFIG())
     parts: list[ColumnElement[Any]] = []
     if query.words:
         parts.append(func.plainto_tsquery(config, _fold(query.words)))
-    parts.extend(
-        func.phraseto_tsquery(config, _fold(phrase)) for phrase in query.phrases
+    parts.extend(func.phraseto_tsquery(config, _fold(p)) for p in query.phrases)
+    return reduce(lambda left, right: left.op("&&")(right), parts)
+
+
+async def is_indexable(conn: AsyncConnection, query: TextQuery) -> bool:
+    """False when every word is too common to be indexed ("the", "to be").
+
+    Such a search could only be answered by reading every description.
+    """
+    statement = select(func.numnode(_tsquery(query)) > 0)
+    return bool((await conn.execute(statement)).scalar_one())
+
+
+def text_condition(query: TextQuery) -> ColumnElement[bool]:
+    """One `@@` the GIN index serves whole, then an exact check per phrase.
+
+    The query must not be blank.
+    """
+    conditions = [Incident.search_vector.bool_op("@@")(_tsquery(query))]
+    # Folded text is words joined by single spaces, so padding it makes
+    # "% older pupils %" match whole words only.
+    padded = literal(" ") + _fold(Incident.description) + literal(" ")
+    conditions.extend(
+        padded.ilike(literal("% ") + func.btrim(_fold(phrase)) + literal(" %"))
+        for phrase in query.phrases
     )
-    if not parts:
-        return true()
-    combined = parts[0]
-    for part in parts[1:]:
-        combined = combined.op("&&")(part)
-    return Incident.search_vector.op("@@")(combined)
+    return and_(*conditions)
 
 
-def _fold(value: str) -> ColumnElement[str]:
-    return getattr(func, FOLD_FUNCTION)(value)  # type: ignore[no-any-return]
+def _fold(value: str | SQLColumnExpression[str]) -> ColumnElement[str]:
+    fold: ColumnElement[str] = getattr(func, FOLD_FUNCTION)(value)
+    return fold

@@ -72,10 +72,14 @@ async def apply_change(
     at = clock.now()
     updated = await update_incident(conn, incident, at, **values)
     for kind, fields in events:
-        await append_event(conn, updated, kind, at=at, actor_id=viewer.user.id, **fields)
+        await append_event(
+            conn, updated, kind, at=at, actor_id=viewer.user.id, **fields
+        )
     alerts = []
     if "assignee_id" in values and _alert_owed(viewer, updated):
-        alerts.append(await insert_alert(conn, updated, updated.assignee_id, viewer.user.id, at))  # type: ignore[arg-type]
+        alerts.append(
+            await insert_alert(conn, updated, updated.assignee_id, viewer.user.id, at)
+        )  # type: ignore[arg-type]
     logger.info(
         "incident %s changed by user %s to version %s: %s",
         updated.id,
@@ -115,5 +119,3 @@ def _differences(
             )
         )
     return values, events
-
-

@@ -1,6 +1,7 @@
 """Reading incidents: one by id, the filtered list, and My Assigned."""
 
 from dataclasses import dataclass
+from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -10,31 +11,41 @@ from models.incident_search import (
     incident_count,
     incident_page,
     my_assigned_scope,
+    unknown_members,
 )
 from models.reads import incidents_by_id
 from models.rows import IncidentRow, ViewerRow
-from models.text_search import parse_text_query
-from models.validation import unknown_ids
 from models.school import Category, Student
+from models.text_search import TextQuery, is_indexable, parse_text_query
+from models.validation import unknown_ids
 from resolvers.context import Context
 from resolvers.dates import date_range
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.ids import decode_ids, decode_target_id
-from resolvers.paging import Page, check_first, decode_time_cursor
-from resolvers.paging import encode_time_cursor
+from resolvers.paging import Page, check_first, decode_time_cursor, encode_time_cursor
 
 
 @dataclass(slots=True)
 class FilterArgs:
+    """The filter as the client sent it. An empty list, `unassigned: false` and
+    a containing text without a letter or digit restrict nothing."""
+
     assigned_to: list[str] | None = None
     unassigned: bool | None = None
     status: list[IncidentStatus] | None = None
-    from_: object = None
-    to: object = None
+    from_: date | None = None
+    to: date | None = None
     include_latest_activity: bool | None = None
     containing: str | None = None
     students: list[str] | None = None
     categories: list[str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Ids:
+    assignees: list[int]
+    students: list[int]
+    categories: list[int]
 
 
 def visible_scope(viewer: ViewerRow) -> IncidentScope:
@@ -66,9 +77,8 @@ async def incidents(
     check_first(first)
     cursor = decode_time_cursor(after)
     async with ctx.engine.connect() as conn:
-        scope = await _scope(ctx, conn, args or FilterArgs())
+        scope = await _scope(ctx, viewer, conn, args or FilterArgs())
         rows, has_next = await incident_page(conn, scope, first, cursor)
-    del viewer
     return _page(ctx, scope, rows, has_next)
 
 
@@ -93,41 +103,55 @@ def _page(
     return Page(rows=rows, has_next=has_next, cursors=cursors, count=count)
 
 
-async def _scope(ctx: Context, conn: AsyncConnection, args: FilterArgs) -> IncidentScope:
-    viewer = ctx.viewer
-    if args.assigned_to is not None or args.unassigned or args.status is not None:
+async def _scope(
+    ctx: Context, viewer: ViewerRow, conn: AsyncConnection, args: FilterArgs
+) -> IncidentScope:
+    if args.assigned_to or args.unassigned or args.status:
         ctx.require_cases("Filtering by assignment or status")
-    assignee_ids = decode_ids("User", args.assigned_to or [], field="assignedTo")
-    student_ids = decode_ids("Student", args.students or [], field="students")
-    category_ids = decode_ids("Category", args.categories or [], field="categories")
-    await _check_known(conn, viewer.school.id, student_ids, category_ids)
-    since, before = date_range(
-        args.from_,  # type: ignore[arg-type]
-        args.to,  # type: ignore[arg-type]
-        viewer.school.time_zone,
-    )
+    since, before = date_range(args.from_, args.to, viewer.school.time_zone)
+    ids = _decoded_ids(args)
+    await _check_known(conn, viewer.school.id, ids)
     return IncidentScope(
         school_id=viewer.school.id,
         added_by_id=visible_scope(viewer).added_by_id,
-        assignee_ids=tuple(assignee_ids),
+        assignee_ids=tuple(ids.assignees),
         unassigned=bool(args.unassigned),
         statuses=tuple(args.status or ()),
         since=since,
         before=before,
         include_latest_activity=bool(args.include_latest_activity),
-        text=parse_text_query(args.containing) if args.containing else None,
-        student_ids=tuple(student_ids),
-        category_ids=tuple(category_ids),
+        text=await _text_query(conn, args.containing),
+        student_ids=tuple(ids.students),
+        category_ids=tuple(ids.categories),
     )
 
 
-async def _check_known(
-    conn: AsyncConnection,
-    school_id: int,
-    student_ids: list[int],
-    category_ids: list[int],
-) -> None:
-    if student_ids and await unknown_ids(conn, Student, school_id, student_ids):
+async def _text_query(
+    conn: AsyncConnection, containing: str | None
+) -> TextQuery | None:
+    query = parse_text_query(containing or "")
+    if query.is_blank:
+        return None
+    if not await is_indexable(conn, query):
+        raise BadUserInput(
+            "Search for at least one word that is not too common", field="containing"
+        )
+    return query
+
+
+def _decoded_ids(args: FilterArgs) -> _Ids:
+    return _Ids(
+        assignees=decode_ids("User", args.assigned_to or [], field="assignedTo"),
+        students=decode_ids("Student", args.students or [], field="students"),
+        categories=decode_ids("Category", args.categories or [], field="categories"),
+    )
+
+
+async def _check_known(conn: AsyncConnection, school_id: int, ids: _Ids) -> None:
+    """Ids of another school are refused like malformed ones, never leaked."""
+    if ids.assignees and await unknown_members(conn, school_id, ids.assignees):
+        raise BadUserInput("Unknown user", field="assignedTo")
+    if ids.students and await unknown_ids(conn, Student, school_id, ids.students):
         raise BadUserInput("Unknown student", field="students")
-    if category_ids and await unknown_ids(conn, Category, school_id, category_ids):
+    if ids.categories and await unknown_ids(conn, Category, school_id, ids.categories):
         raise BadUserInput("Unknown category", field="categories")

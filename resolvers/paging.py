@@ -28,9 +28,12 @@ def decode_time_cursor(cursor: str | None) -> tuple[datetime, int] | None:
         return None
     try:
         tag, at, pk = _unpack(cursor)
-        if tag != "t":
+        moment, number = datetime.fromisoformat(at), int(pk)
+        # Checked here so a forged cursor cannot reach the database as a
+        # naive time or an id beyond bigint.
+        if tag != "t" or moment.tzinfo is None or not 0 < number < 2**63:
             raise ValueError(tag)
-        return datetime.fromisoformat(at), int(pk)
+        return moment, number
     except ValueError:
         raise BadUserInput("Malformed cursor", field="after") from None
 

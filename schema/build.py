@@ -1,10 +1,14 @@
 """The Schema object: types, scalars and the extensions every request runs."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import strawberry
 from graphql import GraphQLError
-from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRule
+from graphql.validation import (
+    ASTValidationRule,
+    NoSchemaIntrospectionCustomRule,
+    ValidationContext,
+)
 from strawberry.extensions import (
     AddValidationRules,
     MaxAliasesLimiter,
@@ -23,7 +27,7 @@ from schema.incident_types import Incident
 from schema.mutation import Mutation
 from schema.people import School, User
 from schema.query import Query
-from schema.scalars import SCALAR_OVERRIDES
+from schema.scalars import SCALAR_MAP
 from schema.student import Category, Student
 
 # Bounded so a stream of distinct documents cannot grow memory without limit.
@@ -41,14 +45,34 @@ class CasesSchema(strawberry.Schema):
         are logged once, with the request id, by schema.errors."""
 
 
+class GuardedParserCache(ParserCache):
+    """ParserCache that lets a failing parse happen where Strawberry guards it.
+
+    ParserCache parses in its on_parse hook, outside Strawberry's try block, so
+    a syntax error raised there skips every extension's on_operation (our error
+    coding included). Leaving the document unset makes Strawberry parse again
+    inside its guard; a failing document is parsed twice, which the token limit
+    keeps cheap.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        try:
+            context.graphql_document = self.cached_parse_document(
+                context.query, **context.parse_options
+            )
+        except Exception:  # noqa: BLE001 - re-raised by Strawberry's own parse
+            context.graphql_document = None
+        yield
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return CasesSchema(
         query=Query,
         mutation=Mutation,
         types=[Incident, Student, Category, User, School],
-        scalar_overrides=SCALAR_OVERRIDES,  # type: ignore[arg-type]
-        config=StrawberryConfig(),
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),  # type: ignore[arg-type]
         extensions=_extensions(settings),
     )
 
@@ -61,7 +85,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
         ErrorCodes,
         lambda: MaxTokensLimiter(max_token_count=max_tokens),
         lambda: AddValidationRules(list(rules)),
-        lambda: ParserCache(maxsize=DOCUMENT_CACHE_SIZE),
+        lambda: GuardedParserCache(maxsize=DOCUMENT_CACHE_SIZE),
         lambda: ValidationCache(maxsize=DOCUMENT_CACHE_SIZE),
     ]
 
@@ -70,13 +94,31 @@ def _validation_rules(settings: Settings) -> Sequence[type[ASTValidationRule]]:
     """The rule classes, made once: ValidationCache keys on them, and the limiter
     extensions make a new class per instance, so per-request limiter instances
     would turn every lookup into a miss."""
+    depth_rules = QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules
     rules = [
-        *QueryDepthLimiter(max_depth=settings.max_query_depth).validation_rules,
+        *[_tolerating_unknown_fragments(rule) for rule in depth_rules],
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
     if not settings.graphiql_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     return tuple(rules)
+
+
+def _tolerating_unknown_fragments(
+    rule: type[ASTValidationRule],
+) -> type[ASTValidationRule]:
+    """Strawberry's depth limiter follows fragment spreads by name and raises
+    KeyError on one that is not defined, which would surface as an internal
+    error; graphql-core's KnownFragmentNames rule reports it to the client."""
+
+    class TolerantRule(rule):  # type: ignore[valid-type,misc]
+        def __init__(self, context: ValidationContext) -> None:
+            try:
+                super().__init__(context)
+            except KeyError:
+                ASTValidationRule.__init__(self, context)
+
+    return TolerantRule
 
 
 schema = build_schema()

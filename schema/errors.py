@@ -12,6 +12,7 @@ its on_parse) unwinds past ErrorCodes.on_operation before it can look.
 """
 
 import logging
+import traceback
 from collections.abc import Iterator, Sequence
 
 from graphql import GraphQLError
@@ -22,6 +23,7 @@ from resolvers.errors import CasesError
 logger = logging.getLogger(__name__)
 
 MASKED_MESSAGE = "Unexpected error. Quote the request id if you report it."
+_DATABASE_MODULES = {"asyncpg", "sqlalchemy"}
 
 
 class CodedError(GraphQLError):
@@ -57,18 +59,19 @@ def _coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
 
 def _is_about_the_document(error: GraphQLError) -> bool:
     # graphql-core wraps whatever a resolver raises, so an error with a path is
-    # from execution; one with neither a path nor a cause comes from parsing,
-    # validating or coercing variables, and its message only quotes the document.
-    return error.original_error is None and error.path is None
+    # from execution. Without a path it comes from parsing, validating or
+    # coercing variables; its message quotes only the client's own document and
+    # variables, unless a scalar's parser failed by something other than a
+    # deliberate ValueError, which is a bug.
+    if error.path is not None:
+        return False
+    return error.original_error is None or isinstance(
+        error.original_error, GraphQLError | ValueError
+    )
 
 
 def _masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
-    logger.error(
-        "unexpected error in request %s at %s",
-        request_id,
-        error.path,
-        exc_info=error.original_error or error,
-    )
+    log_unexpected(error.original_error or error, request_id, error.path)
     return _with_extensions(
         error,
         MASKED_MESSAGE,
@@ -76,11 +79,66 @@ def _masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
     )
 
 
+def log_unexpected(error: BaseException, request_id: str | None, at: object) -> None:
+    """Logs the traceback under the request id, with database messages withheld."""
+    logger.error(
+        "unexpected error in request %s at %s\n%s",
+        request_id,
+        at,
+        redacted_traceback(error),
+    )
+
+
+def redacted_traceback(error: BaseException) -> str:
+    """The whole chain of tracebacks, as Python prints it, except that messages
+    of database errors become their SQLSTATE and names: PostgreSQL quotes row
+    values in them, and a DETAIL line can hold a whole incident."""
+    parts = []
+    for link in reversed(_chain(error)):
+        parts.append("Traceback (most recent call last):\n")
+        parts.extend(traceback.format_tb(link.__traceback__))
+        kind = f"{type(link).__module__}.{type(link).__qualname__}"
+        parts.append(f"{kind}: {_loggable_message(link)}\n")
+    return "".join(parts)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    link: BaseException | None = error
+    while link is not None and link not in chain:
+        chain.append(link)
+        link = link.__cause__ or (
+            None if link.__suppress_context__ else link.__context__
+        )
+    return chain
+
+
+def _loggable_message(error: BaseException) -> str:
+    if type(error).__module__.split(".")[0] not in _DATABASE_MODULES:
+        return str(error)
+    source = getattr(error, "orig", None) or error
+    names = {
+        name: getattr(source, name, None) or getattr(error, name, None)
+        for name in ("sqlstate", "table_name", "column_name", "constraint_name")
+    }
+    known = ", ".join(f"{name}={value}" for name, value in names.items() if value)
+    return f"[message withheld] {known}"
+
+
+# graphql-core's wording for variables whose values do not fit; its other
+# messages about variables ("is never used") are about the document.
+_BAD_VARIABLE_PHRASES = ("invalid value", "was not provided", "must not be null")
+
+
 def _client_code(error: GraphQLError) -> str:
     message = error.message
     if message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if "got invalid value" in message or "Expected value of type" in message:
+    if message.startswith("Variable '$") and any(
+        phrase in message for phrase in _BAD_VARIABLE_PHRASES
+    ):
+        return "BAD_USER_INPUT"
+    if "Expected value of type" in message:
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 

@@ -5,6 +5,7 @@ from resolvers.add_incident import AddIncidentArgs, add_incident
 from resolvers.assign import assign
 from resolvers.bulk_close import bulk_close
 from resolvers.change_status import change_status
+from schema import staff
 from schema.incident_types import Incident
 from schema.inputs import (
     AddIncidentInput,
@@ -90,3 +91,28 @@ class Mutation:
         return BulkClosePayload(
             updated_count=result.updated_count, dry_run=result.dry_run
         )
+
+    change_role = strawberry.mutation(
+        resolver=staff.change_role,
+        description=(
+            "Admins only. Making a Key User or Admin STAFF hands over their ACTIVE "
+            "incidents (see handoverToId); the school keeps at least one Admin."
+        ),
+    )
+    remove_member = strawberry.mutation(
+        resolver=staff.remove_member,
+        description=(
+            "Admins only. The member keeps their place in history but loses "
+            "access; their ACTIVE incidents are handed over (see handoverToId)."
+        ),
+    )
+    reassign_cases = strawberry.mutation(
+        resolver=staff.reassign,
+        description=(
+            "Admins only. Hands every ACTIVE incident of a member over at once; "
+            "the new assignee gets one alert for them all."
+        ),
+    )
+    add_category = strawberry.mutation(
+        resolver=staff.add_category, description="Admins only."
+    )

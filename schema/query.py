@@ -9,6 +9,8 @@ from schema.inputs import IncidentFilter
 from schema.node import Node
 from schema.paging import IncidentConnection, StudentConnection
 from schema.people import User, Viewer
+from schema.staff import StaffMember
+from schema.staff import staff as staff_resolver
 from schema.student import Category
 
 
@@ -79,3 +81,9 @@ class Query:
         return await directory.students(
             info.context, search, 50 if first is None else first, after
         )  # type: ignore[return-value]
+
+    @strawberry.field(
+        description="Admins only. Current members by name, then former members."
+    )
+    async def staff(self, info: Info) -> list[StaffMember]:
+        return await staff_resolver(info)

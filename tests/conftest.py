@@ -7,7 +7,9 @@ event loop, and tests talk to it over HTTP like any client.
 
 import asyncio
 import os
+import shutil
 import socket
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -35,6 +37,12 @@ TEST_SECRET = "test-secret-key-for-the-suite-only-0123456789"
 CASE_TABLES = "incident_events, alert_outbox, incident_students, incident_categories"
 
 
+def _private_folder(name: str) -> Path:
+    # Not pytest's tmp_path: as root, embedded PostgreSQL runs as another user and
+    # opens the parent folders to it, which a second pytest session would undo.
+    return Path(tempfile.mkdtemp(prefix=f"cases-test-{name}-"))
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -42,31 +50,35 @@ def _free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url() -> Iterator[str]:
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "pgdata")
+    folder = _private_folder("pg")
+    server = EmbeddedPostgres(folder / "pgdata")
     server.start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def redis_url() -> Iterator[str]:
     url = os.environ.get("TEST_REDIS_URL")
     if url:
         yield url
         return
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis"))
+    folder = _private_folder("redis")
+    server = EmbeddedRedis(folder)
     server.start()
     try:
         yield server.url
     finally:
         server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,10 @@
 import asyncio
 import json
 import logging
+import shutil
 import sys
+import tempfile
+from collections.abc import Iterator
 from contextlib import ExitStack
 from email.message import EmailMessage
 from pathlib import Path
@@ -28,11 +31,23 @@ from cases.settings import Settings
 
 JOIN_AND_LEAVE = """
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from cases.embedded import EmbeddedPostgres
 with EmbeddedPostgres(Path(sys.argv[1])):
     pass
 """
+
+
+@pytest.fixture
+def pgdata() -> Iterator[Path]:
+    # As root, pgserver runs PostgreSQL as the user "pgserver", who must be
+    # able to traverse to the data. pytest makes its base folder private again
+    # whenever another session starts, so the data lives outside it.
+    folder = Path(tempfile.mkdtemp(prefix="cases-test-"))
+    yield folder / "postgres"
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 async def _scalar(database_url: str, sql: str) -> object:
@@ -45,8 +60,7 @@ async def _scalar(database_url: str, sql: str) -> object:
         await engine.dispose()
 
 
-async def test_postgres_keeps_rows_across_restarts(tmp_path: Path) -> None:
-    pgdata = tmp_path / "postgres"
+async def test_postgres_keeps_rows_across_restarts(pgdata: Path) -> None:
     with EmbeddedPostgres(pgdata) as postgres:
         assert await _scalar(postgres.url, "select 1") == 1
         await _scalar(postgres.url, "create table kept (id int)")
@@ -57,8 +71,7 @@ async def test_postgres_keeps_rows_across_restarts(tmp_path: Path) -> None:
         assert await _scalar(postgres.url, "select count(*) from kept") == 2
 
 
-async def test_postgres_outlives_a_second_process(tmp_path: Path) -> None:
-    pgdata = tmp_path / "postgres"
+async def test_postgres_outlives_a_second_process(pgdata: Path) -> None:
     with EmbeddedPostgres(pgdata) as postgres:
         joiner = await asyncio.create_subprocess_exec(
             sys.executable, "-c", JOIN_AND_LEAVE, str(pgdata)

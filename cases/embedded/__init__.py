@@ -57,7 +57,8 @@ class EmbeddedServices:
         self._stack = ExitStack()
 
     def __enter__(self) -> Self:
-        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if any(self._wanted.values()):
+            self.data_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._start_wanted()
         except BaseException:

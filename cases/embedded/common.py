@@ -49,4 +49,15 @@ def is_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    return not _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    # An exited server waits as a zombie until its parent reaps it, and an
+    # orphan's parent (PID 1 in a container) may take seconds to.
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    # The state follows the command name, which may contain spaces and ")".
+    return stat.rsplit(")", 1)[-1].split()[0] == "Z"

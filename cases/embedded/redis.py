@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import time
+from contextlib import suppress
 from pathlib import Path
 from typing import Self
 
@@ -150,6 +151,8 @@ class EmbeddedRedis:
 
     def _shutdown(self) -> None:
         pid = _read_pid(self.directory / "redis.pid")
+        if pid is None or not self.socket_path.exists():
+            return  # another handle in this process stopped it already
         try:
             with self._client() as client:
                 client.shutdown(save=True)
@@ -157,7 +160,7 @@ class EmbeddedRedis:
             logger.warning("embedded Redis refused SHUTDOWN: %s", error)
         if self._process is not None:
             _wait_child(self._process, _STOP_TIMEOUT_S)
-        elif pid is not None:
+        else:
             _wait_gone(pid, _STOP_TIMEOUT_S)
 
 
@@ -179,5 +182,12 @@ def _wait_child(process: subprocess.Popen[bytes], timeout_s: float) -> None:
 
 def _wait_gone(pid: int, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
-    while is_alive(pid) and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        # A child of this process that another handle started stays a zombie,
+        # and so "alive", until reaped.
+        with suppress(ChildProcessError):
+            os.waitpid(pid, os.WNOHANG)
+        if not is_alive(pid):
+            return
         time.sleep(0.02)
+    logger.warning("embedded Redis (pid %d) still runs after SHUTDOWN", pid)

@@ -1,0 +1,89 @@
+"""Where the machine's CPU went during a phase: load generator, API processes,
+PostgreSQL backends of the bench database, and everything else (other users of
+this shared machine included), in cores (1.0 = one core busy all the time)."""
+
+import os
+import resource
+import time
+from dataclasses import dataclass
+
+_TICK_S = 1 / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_busy_s() -> tuple[float, float]:
+    """(busy seconds over all cores, wall seconds) since boot."""
+    with open("/proc/stat") as stat:
+        fields = [int(v) for v in stat.readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    busy = sum(fields[:8]) - idle
+    return busy * _TICK_S, time.monotonic()
+
+
+def process_cpu_s(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) * _TICK_S
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rsplit(")", 1)[1].split()[1])
+        except (FileNotFoundError, ProcessLookupError, ValueError):
+            continue
+        if ppid == pid:
+            found.append(int(entry))
+    return found
+
+
+def _self_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclass(slots=True)
+class CpuShare:
+    wall_s: float
+    client: float
+    api: float
+    postgres: float
+    other: float
+
+    def row(self) -> str:
+        return (
+            f"client {self.client:.2f} / api {self.api:.2f} / "
+            f"pg {self.postgres:.2f} / other {self.other:.2f}"
+        )
+
+
+class CpuMeter:
+    """Started before a phase and read after it; pids are re-listed at the end,
+    so pool connections opened during the phase are counted from zero."""
+
+    def __init__(self, api_pids: list[int], pg_pids: list[int]) -> None:
+        self._start_api = {pid: process_cpu_s(pid) for pid in api_pids}
+        self._start_pg = {pid: process_cpu_s(pid) for pid in pg_pids}
+        self._start_self = _self_cpu_s()
+        self._start_busy, self._start_wall = _machine_busy_s()
+
+    def stop(self, api_pids: list[int], pg_pids: list[int]) -> CpuShare:
+        busy, wall = _machine_busy_s()
+        wall_s = wall - self._start_wall
+        client = _self_cpu_s() - self._start_self
+        api = sum(process_cpu_s(p) - self._start_api.get(p, 0.0) for p in api_pids)
+        pg = sum(process_cpu_s(p) - self._start_pg.get(p, 0.0) for p in pg_pids)
+        other = max(0.0, busy - self._start_busy - client - api - pg)
+        return CpuShare(
+            wall_s=wall_s,
+            client=client / wall_s,
+            api=api / wall_s,
+            postgres=pg / wall_s,
+            other=other / wall_s,
+        )
