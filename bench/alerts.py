@@ -49,8 +49,8 @@ from cases.settings import Settings
 from models.demo import load_demo
 from models.incident import IncidentStatus
 from models.incident_writes import NewIncident, insert_alert, insert_incident
+from models.rows import encode_id
 from models.school import Category, Membership, School, Student, User
-from resolvers.ids import encode_id
 from workers.jobs import SEND_ALERT, alert_job_id
 from workers.settings import build_worker
 
@@ -194,7 +194,8 @@ async def _run(settings: Settings, inbox: Inbox, args: argparse.Namespace) -> No
     try:
         demo = await _demo_ids(engine)
         await _throughput(settings, engine, demo, inbox, args.alerts)
-        await _latency(settings, engine, demo, inbox, args)
+        if args.assignments:
+            await _latency(settings, engine, demo, inbox, args)
     finally:
         await engine.dispose()
 

@@ -13,6 +13,7 @@ template instead of loading again.
 
 import argparse
 import asyncio
+import hashlib
 import logging
 import os
 import queue
@@ -26,7 +27,7 @@ import asyncpg
 
 from bench import bulk_load, history_gen
 from bench.people import SCALES, People, Scale, build_people
-from cases.migrate import upgrade
+from cases.migrate import MIGRATIONS_DIR, upgrade
 
 logger = logging.getLogger(__name__)
 
@@ -54,7 +55,19 @@ def database_url(name: str, driver: str = "postgresql") -> str:
 
 
 def marker(scale: Scale) -> str:
-    return f"cases-bench scale={scale.name} seed={SEED} v={GENERATOR_VERSION}"
+    """Names what a loaded database holds: a template made by another generator
+    or for another schema is loaded again rather than reused."""
+    return (
+        f"cases-bench scale={scale.name} seed={SEED} v={GENERATOR_VERSION}"
+        f" schema={_schema_digest()}"
+    )
+
+
+def _schema_digest() -> str:
+    digest = hashlib.sha1()
+    for path in sorted((MIGRATIONS_DIR / "versions").glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 async def is_loaded(scale: Scale) -> bool:

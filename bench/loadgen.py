@@ -26,6 +26,8 @@ class Tally:
     checkouts: list[int] = field(default_factory=list)
     errors: int = 0
     first_error: str = ""
+    # PostgreSQL sessions opened during the phase (warm-up included).
+    sessions: int = 0
 
     def merge(self, other: "Tally") -> None:
         self.latencies_ns += other.latencies_ns

@@ -13,8 +13,11 @@ from bench.cpu import CpuShare
 from bench.loadgen import Tally
 
 ROOT = Path(__file__).resolve().parent.parent
-DOC = ROOT / "docs" / "benchmarks.md"
-RESULTS = ROOT / "bench" / "results"
+# Where results and the doc go: the checkout itself, unless the run measures an
+# exported copy of a commit (see docs/benchmarks.md) and writes back here.
+OUT = Path(os.environ.get("BENCH_OUT", ROOT))
+DOC = OUT / "docs" / "benchmarks.md"
+RESULTS = OUT / "bench" / "results"
 BEGIN = "<!-- bench:results:begin (written by python -m bench.run) -->"
 END = "<!-- bench:results:end -->"
 
@@ -33,6 +36,7 @@ class Phase:
     statements: float | None
     statements_range: tuple[int, int] | None
     checkouts: float | None
+    sessions: int
     errors: int
     first_error: str
     cpu: CpuShare
@@ -40,6 +44,29 @@ class Phase:
     @property
     def rps(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    def cpu_ms(self, cores: float) -> float:
+        """CPU milliseconds per request of a process group that used `cores`."""
+        if not self.requests:
+            return 0.0
+        return cores * self.cpu.wall_s / self.requests * 1000
+
+    @property
+    def api_ms(self) -> float:
+        return self.cpu_ms(self.cpu.api)
+
+    @property
+    def pg_ms(self) -> float:
+        return self.cpu_ms(self.cpu.postgres)
+
+    @property
+    def cpu_bound_rps(self) -> float:
+        """What 2 otherwise idle cores could serve if CPU were the only limit:
+        2 s of CPU per second over the CPU one request costs (load generator
+        included). Robust to other load on a shared machine, optimistic about
+        scheduling; read it as an upper bound."""
+        per_request_ms = self.cpu_ms(self.cpu.client + self.cpu.api + self.cpu.postgres)
+        return 2000 / per_request_ms if per_request_ms else 0.0
 
     @property
     def client_us(self) -> float:
@@ -76,6 +103,7 @@ def phase_from(
         checkouts=sum(tally.checkouts) / len(tally.checkouts)
         if tally.checkouts
         else None,
+        sessions=tally.sessions,
         errors=tally.errors,
         first_error=tally.first_error,
         cpu=cpu,
@@ -136,6 +164,11 @@ def code_state() -> dict[str, str]:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True)
         return done.stdout
 
+    if "BENCH_CODE" in os.environ:
+        return {
+            "commit": os.environ["BENCH_CODE"],
+            "uncommitted outside bench/": "none",
+        }
     dirty = [line[3:] for line in git("status", "--porcelain").splitlines()]
     shared = [p for p in dirty if not p.startswith(("bench/", "docs/benchmarks"))]
     return {
@@ -150,12 +183,19 @@ def ratio(service: Phase | None, limit: Phase | None) -> str:
     return f"{service.rps / limit.rps:.3f}"
 
 
+def cpu_ratio(service: Phase | None, limit: Phase | None) -> str:
+    if service is None or limit is None or not limit.cpu_bound_rps:
+        return "-"
+    return f"{service.cpu_bound_rps / limit.cpu_bound_rps:.3f}"
+
+
 def table(results: Results) -> str:
     lines = [
         "| op | operation | c | rps | p50 ms | p99 ms | SQL stmts / checkouts per req "
-        "| limit rps "
-        "| limit p50 ms | ratio | CPU cores client/api/pg/other | client µs/req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| API / PG CPU ms per req | limit rps | limit p50 ms "
+        "| limit PG CPU ms per req | ratio rps | ratio CPU-bound "
+        "| cores client/api/pg/other | client µs/req | new PG sessions |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     service = [p for p in results.phases if p.side == "service"]
     for phase in service:
@@ -163,8 +203,11 @@ def table(results: Results) -> str:
         lines.append(
             f"| {phase.op} | {phase.title} | {phase.concurrency} | {phase.rps:,.0f} "
             f"| {phase.p50_ms:.2f} | {phase.p99_ms:.2f} | {_statements(phase)} "
+            f"| {phase.api_ms:.2f} / {phase.pg_ms:.2f} "
             f"| {limit.rps if limit else 0:,.0f} | {limit.p50_ms if limit else 0:.2f} "
-            f"| {ratio(phase, limit)} | {_cores(phase)} | {phase.client_us:.0f} |"
+            f"| {limit.pg_ms if limit else 0:.2f} "
+            f"| {ratio(phase, limit)} | {cpu_ratio(phase, limit)} | {_cores(phase)} "
+            f"| {phase.client_us:.0f} | {phase.sessions:,} |"
         )
     return "\n".join(lines)
 
@@ -174,16 +217,17 @@ def comparison_table(results: Results) -> str:
     if not rows:
         return ""
     lines = [
-        "| op | c | server | rps | p50 ms | p99 ms | ratio to limit "
-        "| CPU cores client/api/pg/other |",
-        "|---|---|---|---|---|---|---|---|",
+        "| op | c | server | rps | p50 ms | p99 ms | API CPU ms per req "
+        "| ratio rps | ratio CPU-bound | cores client/api/pg/other | new PG sessions |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for phase in rows:
         limit = _find(results, phase.op, "limit", phase.concurrency)
         lines.append(
             f"| {phase.op} | {phase.concurrency} | {phase.side} | {phase.rps:,.0f} "
-            f"| {phase.p50_ms:.2f} | {phase.p99_ms:.2f} | {ratio(phase, limit)} "
-            f"| {_cores(phase)} |"
+            f"| {phase.p50_ms:.2f} | {phase.p99_ms:.2f} | {phase.api_ms:.2f} "
+            f"| {ratio(phase, limit)} | {cpu_ratio(phase, limit)} | {_cores(phase)} "
+            f"| {phase.sessions:,} |"
         )
     return "\n".join(lines)
 

@@ -175,17 +175,19 @@ _ACTIONS = (
     "Pastoral lead to check in with the pupil tomorrow.",
 )
 
-# Word pairs searched for by the containing filter; each is common enough to
-# give a page of results in a year of a large school, rare enough to be a search.
+# Word pairs searched for by the containing filter, from common to rare: in the
+# generated texts they match roughly 17%, 10%, 5%, 5%, 0.7%, 0.4%, 0.4% and 0.4%
+# of incidents. Common pairs make totalCount expensive (every match is counted),
+# rare ones make the page itself walk further; a real search box sees both.
 SEARCH_PAIRS = (
     "phone messages",
     "lunch money",
-    "group chat",
-    "shouting home",
-    "bruise arm",
-    "late tired",
-    "crying toilets",
-    "image consent",
+    "cuts wrist",
+    "online photos",
+    "crying morning",
+    "pushed bus",
+    "bruise PE",
+    "withdrawn library",
 )
 
 

@@ -14,12 +14,14 @@ from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
 from cases.auth import TokenError, bearer_token, read_token
+from cases.db import reader_of
 from cases.middleware import BodyTooLarge
 from cases.ratelimit import RateLimit, RateLimited
 from cases.settings import Settings
 from models.viewer import load_viewer
 from resolvers.context import Context
-from schema.errors import MASKED_MESSAGE, coded_errors, log_unexpected
+from schema.errors import MASKED_MESSAGE, NUL_MESSAGE, coded_errors, log_unexpected
+
 
 class CasesGraphQL(GraphQL[Context, None]):
     def __init__(
@@ -32,6 +34,7 @@ class CasesGraphQL(GraphQL[Context, None]):
         super().__init__(**kwargs)
         self.settings = settings
         self.engine = engine
+        self.reader = reader_of(engine)
         self.arq = arq
         # Without Redis (arq None) there is nowhere shared to count requests.
         self.rate_limit = (
@@ -63,6 +66,7 @@ class CasesGraphQL(GraphQL[Context, None]):
             request=request,
             response=response,
             engine=self.engine,
+            reader=self.reader,
             arq=self.arq,
             app_url=self.settings.app_url,
             request_id=_request_id(request),
@@ -75,9 +79,12 @@ class CasesGraphQL(GraphQL[Context, None]):
         except TokenError as error:
             context.auth_error = str(error)
             return context
+        # Only requests with a valid token are counted: the rest cost one HMAC
+        # check and can read nothing, so a flood of them has to be limited by
+        # client address at the proxy in front (docs/security.md).
         if self.rate_limit is not None:
             await self.rate_limit.spend(user_id)
-        async with self.engine.connect() as conn:
+        async with self.reader.connect() as conn:
             context.viewer_row = await load_viewer(conn, user_id, school_id)
         if context.viewer_row is None:
             context.auth_error = "The token's membership no longer exists"
@@ -97,10 +104,27 @@ class CasesGraphQL(GraphQL[Context, None]):
             raise HTTPException(400, "The request body is not valid JSON") from None
         if not isinstance(decoded, dict):
             raise HTTPException(400, "The request body must be a JSON object")
+        if _holds_nul(decoded):
+            raise HTTPException(400, NUL_MESSAGE)
         return decoded
 
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
+
+
+def _holds_nul(decoded: object) -> bool:
+    # Iterative: JSON nests up to 1024 deep, past Python's recursion limit.
+    pending = [decoded]
+    while pending:
+        value = pending.pop()
+        if isinstance(value, str) and "\x00" in value:
+            return True
+        if isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return False
 
 
 def _request_id(request: Request) -> str:

@@ -62,7 +62,9 @@ class RateLimit:
             return
         if count == self.per_minute + 1:
             logger.warning(
-                "user %s over the limit of %s requests a minute", user_id, self.per_minute
+                "user %s over the limit of %s requests a minute",
+                user_id,
+                self.per_minute,
             )
         raise RateLimited(max(1, math.ceil((window + 1) * WINDOW_S - now_s)))
 

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, func, insert, select, update
+from sqlalchemy import Select, and_, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
-from models.history import EventKind, IncidentEvent
+from models.history import EventKind
 from models.incident import Incident, IncidentStatus
 from models.outbox import AlertOutbox, OutboxState
 from models.school import KEY_ROLES, Membership, School, User
@@ -55,19 +55,8 @@ async def count_attempt(conn: AsyncConnection, outbox_id: int) -> int | None:
     still counted, so a row that keeps killing its attempts runs out of tries
     instead of being sent at every sweep.
     """
-    locked = (
-        select(AlertOutbox.id)
-        .where(AlertOutbox.id == outbox_id, AlertOutbox.state == OutboxState.PENDING)
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    statement = (
-        update(AlertOutbox)
-        .where(AlertOutbox.id == locked)
-        .values(attempts=AlertOutbox.attempts + 1)
-        .returning(AlertOutbox.attempts)
-    )
-    return (await conn.execute(statement)).scalar_one_or_none()
+    result = await conn.execute(_COUNT_ATTEMPT, {"outbox_id": outbox_id})
+    return result.scalar_one_or_none()
 
 
 async def claim_alert(conn: AsyncConnection, outbox_id: int) -> Alert | None:
@@ -78,11 +67,87 @@ async def claim_alert(conn: AsyncConnection, outbox_id: int) -> Alert | None:
     holder's commit (or rollback) decides the row. Only the outbox row is
     locked; the school, incident and users are read as they stand.
     """
-    row = (await conn.execute(_claim_statement(outbox_id))).first()
+    row = (await conn.execute(_CLAIM, {"outbox_id": outbox_id})).first()
     return Alert(*row) if row is not None else None
 
 
-def _claim_statement(outbox_id: int) -> Select[Any]:
+async def finish_alert(
+    conn: AsyncConnection,
+    outbox_id: int,
+    state: OutboxState,
+    at: datetime,
+    *,
+    error: str | None = None,
+    event: EventKind | None = None,
+) -> None:
+    """Mark the row done and, given an event, log it on the incident's history.
+
+    A success keeps the last error, as evidence of the retries it took. The
+    event is by the system (actor null) and its toAssignee is the Key User the
+    alert was for. The incident's latest activity moves with it, as the
+    contract defines that by the history; its version does not, so a client
+    holding it can still make its next change.
+    """
+    params = {
+        "outbox_id": outbox_id,
+        "state": state.value,
+        "at": at,
+        "error": error[:_LAST_ERROR_CHARS] if error is not None else None,
+        "kind": event.value if event is not None else None,
+    }
+    await conn.execute(_FINISH, params)
+
+
+async def record_failure(conn: AsyncConnection, outbox_id: int, error: str) -> None:
+    """Leave the row PENDING for a retry, noting why this attempt failed."""
+    params = {"outbox_id": outbox_id, "error": error[:_LAST_ERROR_CHARS]}
+    await conn.execute(_RECORD_FAILURE, params)
+
+
+async def pending_alert_ids(
+    conn: AsyncConnection, created_before: datetime, after_id: int, limit: int
+) -> list[int]:
+    """PENDING rows created before the cut-off, by id, a page at a time."""
+    statement = (
+        select(AlertOutbox.id)
+        .where(
+            AlertOutbox.state == OutboxState.PENDING,
+            AlertOutbox.created_at < created_before,
+            AlertOutbox.id > after_id,
+        )
+        .order_by(AlertOutbox.id)
+        .limit(limit)
+    )
+    return list((await conn.execute(statement)).scalars())
+
+
+# Built once: every alert runs these, and building them costs more than
+# running them.
+
+
+def _pending_row() -> Any:
+    return and_(
+        AlertOutbox.id == bindparam("outbox_id"),
+        AlertOutbox.state == OutboxState.PENDING,
+    )
+
+
+def _count_attempt() -> Any:
+    locked = (
+        select(AlertOutbox.id)
+        .where(_pending_row())
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    return (
+        update(AlertOutbox)
+        .where(AlertOutbox.id == locked)
+        .values(attempts=AlertOutbox.attempts + 1)
+        .returning(AlertOutbox.attempts)
+    )
+
+
+def _claim() -> Select[Any]:
     claimed = (
         select(
             AlertOutbox.id,
@@ -94,7 +159,7 @@ def _claim_statement(outbox_id: int) -> Select[Any]:
             AlertOutbox.created_at,
             AlertOutbox.attempts,
         )
-        .where(AlertOutbox.id == outbox_id, AlertOutbox.state == OutboxState.PENDING)
+        .where(_pending_row())
         .with_for_update(skip_locked=True)
         .cte("claimed")
     )
@@ -131,71 +196,30 @@ def _claim_statement(outbox_id: int) -> Select[Any]:
     )
 
 
-async def finish_alert(
-    conn: AsyncConnection,
-    outbox_id: int,
-    state: OutboxState,
-    at: datetime,
-    error: str | None = None,
-) -> None:
-    """Mark the row done; a success keeps the last error as evidence of retries."""
-    values: dict[str, object] = {"state": state, "done_at": at}
-    if error is not None:
-        values["last_error"] = error[:_LAST_ERROR_CHARS]
-    statement = update(AlertOutbox).where(AlertOutbox.id == outbox_id).values(values)
-    await conn.execute(statement)
-
-
-async def record_failure(conn: AsyncConnection, outbox_id: int, error: str) -> None:
-    """Leave the row PENDING for a retry, noting why this attempt failed."""
-    statement = (
-        update(AlertOutbox)
-        .where(AlertOutbox.id == outbox_id)
-        .values(last_error=error[:_LAST_ERROR_CHARS])
-    )
-    await conn.execute(statement)
-
-
-async def append_alert_event(
-    conn: AsyncConnection, alert: Alert, kind: EventKind, at: datetime
-) -> None:
-    """ALERT_SENT or ALERT_FAILED on the incident's history, by the system.
-
-    toAssignee names the Key User the alert was for. The incident's latest
-    activity moves too, as the contract defines it by its history; its version
-    does not, so a client holding it can still make its next change.
+_COUNT_ATTEMPT = _count_attempt()
+_CLAIM = _claim()
+_RECORD_FAILURE = (
+    update(AlertOutbox)
+    .where(AlertOutbox.id == bindparam("outbox_id"))
+    .values(last_error=bindparam("error"))
+)
+# One round trip for the three writes that end an alert.
+_FINISH = text(
     """
-    if alert.incident_id is None:
-        return
-    event = insert(IncidentEvent).values(
-        school_id=alert.school_id,
-        incident_id=alert.incident_id,
-        kind=kind,
-        at=at,
-        actor_id=None,
-        to_assignee_id=alert.recipient_id,
+    WITH done AS (
+        UPDATE alert_outbox
+        SET state = :state, done_at = :at, last_error = coalesce(:error, last_error)
+        WHERE id = :outbox_id
+        RETURNING school_id, incident_id, recipient_id
+    ), logged AS (
+        INSERT INTO incident_events (school_id, incident_id, kind, at, to_assignee_id)
+        SELECT school_id, incident_id, :kind, :at, recipient_id
+        FROM done
+        WHERE incident_id IS NOT NULL AND CAST(:kind AS varchar) IS NOT NULL
+        RETURNING incident_id
     )
-    await conn.execute(event)
-    activity = (
-        update(Incident)
-        .where(Incident.id == alert.incident_id)
-        .values(last_activity_at=func.greatest(Incident.last_activity_at, at))
-    )
-    await conn.execute(activity)
-
-
-async def pending_alert_ids(
-    conn: AsyncConnection, created_before: datetime, after_id: int, limit: int
-) -> list[int]:
-    """PENDING rows created before the cut-off, by id, a page at a time."""
-    statement = (
-        select(AlertOutbox.id)
-        .where(
-            AlertOutbox.state == OutboxState.PENDING,
-            AlertOutbox.created_at < created_before,
-            AlertOutbox.id > after_id,
-        )
-        .order_by(AlertOutbox.id)
-        .limit(limit)
-    )
-    return list((await conn.execute(statement)).scalars())
+    UPDATE incidents SET last_activity_at = greatest(last_activity_at, :at)
+    FROM logged
+    WHERE incidents.id = logged.incident_id
+    """
+)

@@ -31,8 +31,9 @@ from models.incident import (
     incident_categories,
     incident_students,
 )
+from models.incident_details import detail_columns, to_view
 from models.reads import INCIDENT_COLUMNS
-from models.rows import IncidentRow
+from models.rows import IncidentView
 from models.school import Membership
 from models.text_search import TextQuery, text_condition
 
@@ -142,12 +143,30 @@ def count_statement(scope: IncidentScope) -> Select:
     return select(func.count()).select_from(Incident).where(*conditions(scope))
 
 
+def page_with_details(
+    scope: IncidentScope, first: int, after: Cursor | None, *, with_history: bool
+) -> Select:
+    # The page is cut first and its details read after, so the nested lists are
+    # built for the rows returned, never for every row that matched.
+    page = page_statement(scope, first, after).subquery("incidents")
+    columns = [page.c[column.key] for column in INCIDENT_COLUMNS]
+    return select(*columns, *detail_columns(with_history=with_history)).order_by(
+        page.c.occurred_at.desc(), page.c.id.desc()
+    )
+
+
 async def incident_page(
-    conn: AsyncConnection, scope: IncidentScope, first: int, after: Cursor | None
-) -> tuple[list[IncidentRow], bool]:
+    conn: AsyncConnection,
+    scope: IncidentScope,
+    first: int,
+    after: Cursor | None,
+    *,
+    with_history: bool = False,
+) -> tuple[list[IncidentView], bool]:
     """Up to `first` incidents after the cursor, and whether more follow."""
-    result = await conn.execute(page_statement(scope, first, after))
-    rows = [IncidentRow(*row) for row in result]
+    statement = page_with_details(scope, first, after, with_history=with_history)
+    result = await conn.execute(statement)
+    rows = [to_view(row, with_history=with_history) for row in result]
     return rows[:first], len(rows) > first
 
 

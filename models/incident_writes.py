@@ -9,8 +9,12 @@ from sqlalchemy import Table, and_, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.history import EventKind, IncidentEvent
-from models.incident import Incident, IncidentStatus, incident_categories
-from models.incident import incident_students
+from models.incident import (
+    Incident,
+    IncidentStatus,
+    incident_categories,
+    incident_students,
+)
 from models.outbox import AlertOutbox
 from models.reads import INCIDENT_COLUMNS
 from models.rows import IncidentRow

@@ -7,6 +7,9 @@ common to be indexed ("the", "not") are skipped. A "quoted phrase" must appear
 as written: the index finds candidates by the phrase's stems, then a LIKE over
 the folded description keeps those holding the phrase word for word, common
 words included, so "not eaten" does not find "had eaten".
+
+Letters outside Latin-1 keep their accents ("Lodz" does not find "Łódź"): the
+unaccent extension would fold them, but the embedded PostgreSQL lacks it.
 """
 
 import re

@@ -21,7 +21,7 @@ async def enqueue_alerts(arq: ArqRedis | None, outbox_ids: list[int]) -> None:
             await arq.enqueue_job(
                 SEND_ALERT, outbox_id, _job_id=alert_job_id(outbox_id)
             )
-        except Exception as error:  # noqa: BLE001 - Redis down must not fail the request
+        except Exception as error:
             logger.warning(
                 "alert %s not enqueued (%s); the outbox sweep will send it",
                 outbox_id,

@@ -1,7 +1,7 @@
 """What every resolver gets: the viewer, the engine and per-request loaders."""
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import TypeVar
 
@@ -12,7 +12,7 @@ from starlette.responses import Response
 from strawberry.dataloader import DataLoader
 
 from models import reads
-from models.rows import UserRow, ViewerRow
+from models.rows import ViewerRow
 from resolvers.errors import ModuleDisabled, Unauthenticated
 
 K = TypeVar("K")
@@ -29,7 +29,12 @@ class Context:
     request_id: str
     viewer_row: ViewerRow | None = None
     auth_error: str = "A valid bearer token is required"
-    statements: list[str] = field(default_factory=list)
+    # The engine's pool in autocommit mode (cases.db.reader_of); None: use engine.
+    reader: AsyncEngine | None = None
+
+    def read(self) -> AsyncConnection:
+        """A connection for reads only: no transaction, no BEGIN/ROLLBACK trips."""
+        return (self.reader or self.engine).connect()
 
     @property
     def viewer(self) -> ViewerRow:
@@ -47,7 +52,7 @@ class Context:
 
     @cached_property
     def loaders(self) -> "Loaders":
-        return Loaders(self.engine, self.viewer.school.id)
+        return Loaders(self.reader or self.engine, self.viewer.school.id)
 
 
 class Loaders:
@@ -57,26 +62,7 @@ class Loaders:
     def __init__(self, engine: AsyncEngine, school_id: int) -> None:
         self._engine = engine
         self._school_id = school_id
-        self.users = self._one(self._users)
-        self.students = self._many(reads.students_by_incident)
-        self.categories = self._many(reads.categories_by_incident)
-        self.history = self._many(reads.events_by_incident)
         self.monitored = self._many(reads.monitored_categories_by_student)
-
-    async def _users(
-        self, conn: AsyncConnection, ids: Sequence[int]
-    ) -> dict[int, UserRow]:
-        return await reads.users_by_id(conn, self._school_id, ids)
-
-    def _one(
-        self, fetch: Callable[[AsyncConnection, Sequence[int]], Awaitable[dict[int, V]]]
-    ) -> DataLoader[int, V | None]:
-        async def load(keys: list[int]) -> list[V | None]:
-            async with self._engine.connect() as conn:
-                found = await fetch(conn, keys)
-            return [found.get(key) for key in keys]
-
-        return DataLoader(load_fn=load)
 
     def _many(
         self,

@@ -13,13 +13,13 @@ from resolvers.paging import (
 
 async def key_users(ctx: Context) -> list[UserRow]:
     viewer = ctx.viewer
-    async with ctx.engine.connect() as conn:
+    async with ctx.read() as conn:
         return await directory.key_users(conn, viewer.school.id)
 
 
 async def categories(ctx: Context) -> list[CategoryRow]:
     viewer = ctx.viewer
-    async with ctx.engine.connect() as conn:
+    async with ctx.read() as conn:
         return await directory.categories(conn, viewer.school.id)
 
 
@@ -30,13 +30,13 @@ async def students(
     check_first(first)
     cursor = decode_name_cursor(after)
     search = search.strip() if search else None
-    async with ctx.engine.connect() as conn:
+    async with ctx.read() as conn:
         rows, has_next = await directory.student_page(
             conn, school_id, search, first, cursor
         )
 
     async def count() -> int:
-        async with ctx.engine.connect() as conn:
+        async with ctx.read() as conn:
             return await directory.student_count(conn, school_id, search)
 
     cursors = [encode_name_cursor(row.name, row.id) for row in rows]

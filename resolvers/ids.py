@@ -3,11 +3,10 @@
 import base64
 import binascii
 
+from models.rows import encode_id
 from resolvers.errors import BadUserInput, NotFound
 
-
-def encode_id(type_name: str, pk: int) -> str:
-    return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode()
+__all__ = ["decode_any", "decode_id", "decode_ids", "decode_target_id", "encode_id"]
 
 
 def decode_any(global_id: str) -> tuple[str, int] | None:

@@ -13,8 +13,8 @@ from models.incident_search import (
     my_assigned_scope,
     unknown_members,
 )
-from models.reads import incidents_by_id
-from models.rows import IncidentRow, ViewerRow
+from models.reads import incident_view
+from models.rows import IncidentRow, IncidentView, ViewerRow
 from models.school import Category, Student
 from models.text_search import TextQuery, is_indexable, parse_text_query
 from models.validation import unknown_ids
@@ -54,11 +54,22 @@ def visible_scope(viewer: ViewerRow) -> IncidentScope:
     return IncidentScope(school_id=viewer.school.id, added_by_id=added_by)
 
 
-async def incident(ctx: Context, global_id: str) -> IncidentRow:
-    viewer = ctx.viewer
+async def incident(
+    ctx: Context, global_id: str, *, with_history: bool = False
+) -> IncidentView:
     pk = decode_target_id("Incident", global_id)
-    async with ctx.engine.connect() as conn:
-        found = (await incidents_by_id(conn, viewer.school.id, [pk])).get(pk)
+    return await reload(ctx, pk, with_history=with_history)
+
+
+async def reload(
+    ctx: Context, incident_id: int, *, with_history: bool = False
+) -> IncidentView:
+    """The incident as the viewer may see it, details included."""
+    viewer = ctx.viewer
+    async with ctx.read() as conn:
+        found = await incident_view(
+            conn, viewer.school.id, incident_id, with_history=with_history
+        )
     if found is None or not can_see(viewer, found):
         raise NotFound("No such incident")
     return found
@@ -71,32 +82,43 @@ def can_see(viewer: ViewerRow, row: IncidentRow) -> bool:
 
 
 async def incidents(
-    ctx: Context, args: FilterArgs | None, first: int, after: str | None
-) -> Page[IncidentRow]:
+    ctx: Context,
+    args: FilterArgs | None,
+    first: int,
+    after: str | None,
+    *,
+    with_history: bool = False,
+) -> Page[IncidentView]:
     viewer = ctx.viewer
     check_first(first)
     cursor = decode_time_cursor(after)
-    async with ctx.engine.connect() as conn:
+    async with ctx.read() as conn:
         scope = await _scope(ctx, viewer, conn, args or FilterArgs())
-        rows, has_next = await incident_page(conn, scope, first, cursor)
+        rows, has_next = await incident_page(
+            conn, scope, first, cursor, with_history=with_history
+        )
     return _page(ctx, scope, rows, has_next)
 
 
-async def my_assigned(ctx: Context, first: int, after: str | None) -> Page[IncidentRow]:
+async def my_assigned(
+    ctx: Context, first: int, after: str | None, *, with_history: bool = False
+) -> Page[IncidentView]:
     viewer = ctx.require_cases("My Assigned")
     check_first(first)
     cursor = decode_time_cursor(after)
     scope = my_assigned_scope(viewer.school.id, viewer.user.id)
-    async with ctx.engine.connect() as conn:
-        rows, has_next = await incident_page(conn, scope, first, cursor)
+    async with ctx.read() as conn:
+        rows, has_next = await incident_page(
+            conn, scope, first, cursor, with_history=with_history
+        )
     return _page(ctx, scope, rows, has_next)
 
 
 def _page(
-    ctx: Context, scope: IncidentScope, rows: list[IncidentRow], has_next: bool
-) -> Page[IncidentRow]:
+    ctx: Context, scope: IncidentScope, rows: list[IncidentView], has_next: bool
+) -> Page[IncidentView]:
     async def count() -> int:
-        async with ctx.engine.connect() as conn:
+        async with ctx.read() as conn:
             return await incident_count(conn, scope)
 
     cursors = [encode_time_cursor(row.occurred_at, row.id) for row in rows]

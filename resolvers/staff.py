@@ -50,7 +50,7 @@ class MemberChange:
 
 async def staff(ctx: Context) -> list[StaffRow]:
     viewer = require_admin(ctx, "list the staff")
-    async with ctx.engine.connect() as conn:
+    async with ctx.read() as conn:
         return await staff_model.staff(conn, viewer.school.id)
 
 

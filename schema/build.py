@@ -3,7 +3,7 @@
 from collections.abc import Callable, Iterator, Sequence
 
 import strawberry
-from graphql import GraphQLError
+from graphql import GraphQLError, StringValueNode
 from graphql.validation import (
     ASTValidationRule,
     NoSchemaIntrospectionCustomRule,
@@ -22,7 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from cases.settings import Settings
-from schema.errors import ErrorCodes
+from schema.errors import NUL_MESSAGE, ErrorCodes
 from schema.incident_types import Incident
 from schema.mutation import Mutation
 from schema.people import School, User
@@ -61,9 +61,19 @@ class GuardedParserCache(ParserCache):
             context.graphql_document = self.cached_parse_document(
                 context.query, **context.parse_options
             )
-        except Exception:  # noqa: BLE001 - re-raised by Strawberry's own parse
+        except Exception:
             context.graphql_document = None
         yield
+
+
+class NoNulInStrings(ASTValidationRule):
+    """Refuses string literals holding U+0000 (variables are checked by the HTTP
+    view), which would otherwise fail in PostgreSQL as an internal error."""
+
+    def enter_string_value(self, node: StringValueNode, *_args: object) -> None:
+        if "\x00" in node.value:
+            extensions = {"code": "BAD_USER_INPUT"}
+            self.report_error(GraphQLError(NUL_MESSAGE, node, extensions=extensions))
 
 
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
@@ -72,7 +82,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         query=Query,
         mutation=Mutation,
         types=[Incident, Student, Category, User, School],
-        config=StrawberryConfig(scalar_map=SCALAR_MAP),  # type: ignore[arg-type]
+        config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=_extensions(settings),
     )
 
@@ -99,6 +109,7 @@ def _validation_rules(settings: Settings) -> Sequence[type[ASTValidationRule]]:
         *[_tolerating_unknown_fragments(rule) for rule in depth_rules],
         *MaxAliasesLimiter(max_alias_count=settings.max_aliases).validation_rules,
     ]
+    rules.append(NoNulInStrings)
     if not settings.graphiql_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
     return tuple(rules)

@@ -13,7 +13,7 @@ its on_parse) unwinds past ErrorCodes.on_operation before it can look.
 
 import logging
 import traceback
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -23,6 +23,8 @@ from resolvers.errors import CasesError
 logger = logging.getLogger(__name__)
 
 MASKED_MESSAGE = "Unexpected error. Quote the request id if you report it."
+# PostgreSQL text cannot hold U+0000, so no input may carry it.
+NUL_MESSAGE = "Text may not contain the NUL character (U+0000)"
 _DATABASE_MODULES = {"asyncpg", "sqlalchemy"}
 
 
@@ -53,7 +55,8 @@ def _coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
     if isinstance(original, CasesError):
         return _with_extensions(error, original.message, original.extensions)
     if _is_about_the_document(error):
-        return _with_extensions(error, error.message, {"code": _client_code(error)})
+        code = (error.extensions or {}).get("code") or _client_code(error)
+        return _with_extensions(error, error.message, {"code": code})
     return _masked(error, request_id)
 
 
@@ -144,7 +147,7 @@ def _client_code(error: GraphQLError) -> str:
 
 
 def _with_extensions(
-    error: GraphQLError, message: str, extensions: dict[str, object]
+    error: GraphQLError, message: str, extensions: Mapping[str, object]
 ) -> GraphQLError:
     return CodedError(
         message,
@@ -153,5 +156,5 @@ def _with_extensions(
         positions=error.positions,
         path=error.path,
         original_error=None,
-        extensions=extensions,
+        extensions=dict(extensions),
     )

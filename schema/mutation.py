@@ -5,6 +5,7 @@ from resolvers.add_incident import AddIncidentArgs, add_incident
 from resolvers.assign import assign
 from resolvers.bulk_close import bulk_close
 from resolvers.change_status import change_status
+from resolvers.incidents import reload
 from schema import staff
 from schema.incident_types import Incident
 from schema.inputs import (
@@ -13,6 +14,15 @@ from schema.inputs import (
     BulkCloseInput,
     ChangeStatusInput,
 )
+from schema.lookahead import asks_for
+
+
+async def _view(info: Info, incident_id: int) -> Incident:
+    """The changed incident, read after commit with what the client selected."""
+    view = await reload(
+        info.context, incident_id, with_history=asks_for(info, "history")
+    )
+    return view  # type: ignore[return-value]
 
 
 @strawberry.type
@@ -53,7 +63,7 @@ class Mutation:
             status=input.status.to_model() if input.status else None,
         )
         row = await add_incident(info.context, args)
-        return AddIncidentPayload(incident=row)  # type: ignore[arg-type]
+        return AddIncidentPayload(incident=await _view(info, row.id))
 
     @strawberry.mutation(
         description=(
@@ -65,7 +75,7 @@ class Mutation:
         row = await assign(
             info.context, input.incident_id, input.assignee_id, input.expected_version
         )
-        return IncidentPayload(incident=row)  # type: ignore[arg-type]
+        return IncidentPayload(incident=await _view(info, row.id))
 
     @strawberry.mutation(description="Key Users and Admins.")
     async def change_status(
@@ -77,7 +87,7 @@ class Mutation:
             input.status.to_model(),
             input.expected_version,
         )
-        return IncidentPayload(incident=row)  # type: ignore[arg-type]
+        return IncidentPayload(incident=await _view(info, row.id))
 
     @strawberry.mutation(description="Admins only. Irreversible; sends no alerts.")
     async def bulk_close(self, info: Info, input: BulkCloseInput) -> BulkClosePayload:

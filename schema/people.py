@@ -7,21 +7,18 @@ from strawberry.types import Info
 
 from models.rows import SchoolRow, UserRow
 from resolvers import incidents
-from resolvers.ids import encode_id
 from schema.enums import Role
+from schema.lookahead import asks_for
 from schema.node import Node
 
 
 @strawberry.type
 class School(Node):
+    global_id: strawberry.ID = strawberry.field(name="id")
     name: str
     cases_enabled: bool = strawberry.field(
         description="False when the Cases module is switched off for this school."
     )
-
-    @strawberry.field
-    def id(root: SchoolRow) -> strawberry.ID:
-        return strawberry.ID(encode_id("School", root.id))
 
     @classmethod
     def is_type_of(cls, obj: object, _info: Info) -> bool:
@@ -30,13 +27,10 @@ class School(Node):
 
 @strawberry.type
 class User(Node):
+    global_id: strawberry.ID = strawberry.field(name="id")
     name: str
     email: str
     role: Role
-
-    @strawberry.field
-    def id(root: UserRow) -> strawberry.ID:
-        return strawberry.ID(encode_id("User", root.id))
 
     @classmethod
     def is_type_of(cls, obj: object, _info: Info) -> bool:
@@ -57,6 +51,10 @@ class Viewer:
     async def my_assigned(
         info: Info, first: int | None = 20, after: str | None = None
     ) -> IncidentConnection:
-        return await incidents.my_assigned(
-            info.context, 20 if first is None else first, after
-        )  # type: ignore[return-value]
+        page = await incidents.my_assigned(
+            info.context,
+            20 if first is None else first,
+            after,
+            with_history=asks_for(info, "history"),
+        )
+        return page  # type: ignore[return-value]

@@ -6,6 +6,7 @@ from resolvers import directory, incidents, node
 from resolvers.incidents import FilterArgs
 from schema.incident_types import Incident
 from schema.inputs import IncidentFilter
+from schema.lookahead import asks_for
 from schema.node import Node
 from schema.paging import IncidentConnection, StudentConnection
 from schema.people import User, Viewer
@@ -39,11 +40,17 @@ class Query:
 
     @strawberry.field
     async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await node.node(info.context, id)  # type: ignore[return-value]
+        found = await node.node(
+            info.context, id, with_history=asks_for(info, "history")
+        )
+        return found  # type: ignore[return-value]
 
     @strawberry.field
     async def incident(self, info: Info, id: strawberry.ID) -> Incident | None:
-        return await incidents.incident(info.context, id)  # type: ignore[return-value]
+        found = await incidents.incident(
+            info.context, id, with_history=asks_for(info, "history")
+        )
+        return found  # type: ignore[return-value]
 
     @strawberry.field(description="Newest first by occurredAt. first: 1 to 100.")
     async def incidents(
@@ -54,9 +61,14 @@ class Query:
         after: str | None = None,
     ) -> IncidentConnection:
         args = _filter_args(filter)
-        return await incidents.incidents(
-            info.context, args, 50 if first is None else first, after
-        )  # type: ignore[return-value]
+        page = await incidents.incidents(
+            info.context,
+            args,
+            50 if first is None else first,
+            after,
+            with_history=asks_for(info, "history"),
+        )
+        return page  # type: ignore[return-value]
 
     @strawberry.field(
         description=(

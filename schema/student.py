@@ -4,17 +4,13 @@ import strawberry
 from strawberry.types import Info
 
 from models.rows import CategoryRow, StudentRow
-from resolvers.ids import encode_id
 from schema.node import Node
 
 
 @strawberry.type
 class Category(Node):
+    global_id: strawberry.ID = strawberry.field(name="id")
     name: str
-
-    @strawberry.field
-    def id(root: CategoryRow) -> strawberry.ID:
-        return strawberry.ID(encode_id("Category", root.id))
 
     @classmethod
     def is_type_of(cls, obj: object, _info: Info) -> bool:
@@ -23,12 +19,9 @@ class Category(Node):
 
 @strawberry.type
 class Student(Node):
+    global_id: strawberry.ID = strawberry.field(name="id")
     name: str
     year_group: str | None
-
-    @strawberry.field
-    def id(root: StudentRow) -> strawberry.ID:
-        return strawberry.ID(encode_id("Student", root.id))
 
     @strawberry.field(
         description=(

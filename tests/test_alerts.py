@@ -141,6 +141,20 @@ async def test_alert_names_number_school_and_assigner_only(
     assert (row["state"], row["attempts"]) == ("SENT", 1)
 
 
+async def test_line_breaks_in_a_name_add_no_header(
+    api: Api, settings: Settings, inbox: MailCatcher, db: AsyncEngine
+) -> None:
+    await add_key_user(db, "Eve\r\nBcc: spy@evil.example", "eve@primary.example")
+    await assign_to(api, DSL, "eve@primary.example")
+
+    await run_worker(settings)
+
+    [message] = inbox.messages
+    assert message["X-RcptTo"] == "eve@primary.example"
+    assert message["Bcc"] is None
+    assert message["To"] == '"Eve Bcc: spy@evil.example" <eve@primary.example>'
+
+
 async def test_self_assignment_sends_nothing(
     api: Api, settings: Settings, inbox: MailCatcher, db: AsyncEngine
 ) -> None:
@@ -433,6 +447,10 @@ async def test_handover_alert_counts_incidents(
             SmtpServer("mail.test", 587, "a@b", "p/w", False, True),
         ),
         (
+            "smtp://mail.test:587?starttls=true",
+            SmtpServer("mail.test", 587, None, None, False, True),
+        ),
+        (
             "smtps://mail.test:2465",
             SmtpServer("mail.test", 2465, None, None, True, False),
         ),
@@ -442,9 +460,17 @@ def test_smtp_url_says_tls_and_credentials(url: str, expected: SmtpServer) -> No
     assert smtp_server_from_url(url) == expected
 
 
-def test_smtp_url_with_unknown_scheme_refused() -> None:
-    with pytest.raises(ValueError, match="scheme 'http'"):
-        smtp_server_from_url("http://mail.test")
+@pytest.mark.parametrize(
+    ("url", "problem"),
+    [
+        ("http://mail.test", "scheme 'http'"),
+        ("smtp://mail.test?tls=1", "option 'tls'"),
+        ("smtp://mail.test?starttls=maybe", "got 'maybe'"),
+    ],
+)
+def test_smtp_url_typos_refused(url: str, problem: str) -> None:
+    with pytest.raises(ValueError, match=problem):
+        smtp_server_from_url(url)
 
 
 async def test_sweep_interval_must_fit_a_clock(settings: Settings) -> None:

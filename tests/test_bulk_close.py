@@ -129,6 +129,7 @@ async def test_dry_run_counts_and_changes_nothing(api: Api) -> None:
     )
     assert answer.data["bulkClose"] == {"updatedCount": 2, "dryRun": True}
     assert await _state(api) == before
+    assert await _updated(api, "2026-01-01", "2026-12-31", "NO_FURTHER_ACTION") == 2
 
 
 async def test_closed_turns_only_active_into_closed(api: Api) -> None:

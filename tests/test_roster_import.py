@@ -23,6 +23,9 @@ from tests.graphql import Api
 from workers.settings import build_worker
 
 SCHOOL = "Oakfield Academy"
+# The console script, as operators run it. (`python -m cases.cli` would load
+# cases.cli twice, and its CliError check would miss errors raised here.)
+COMMAND = str(Path(sys.executable).with_name("cases"))
 SAMPLES = Path(__file__).resolve().parent.parent / "docs" / "samples"
 ADMIN = "p.raman@oakfield.example"
 WEBB = "m.webb@oakfield.example"
@@ -197,8 +200,10 @@ async def test_reimport_updates_adds_and_marks_leavers(
         + "A1017,Rosa Fernandes,Year 7,01/09/2014\n"
     )
     staff = (
-        without(sample("staff.csv"), "o.jenkins")
-        .replace("Chloe Bennett,c.bennett@oakfield.example,Staff", "Chloe Bennett,C.Bennett@Oakfield.example,Key User")
+        without(sample("staff.csv"), "o.jenkins").replace(
+            "Chloe Bennett,c.bennett@oakfield.example,Staff",
+            "Chloe Bennett,C.Bennett@Oakfield.example,Key User",
+        )
         + "Ravi Patel,r.patel@oakfield.example,Staff\n"
     )
 
@@ -229,7 +234,10 @@ async def test_reimport_updates_adds_and_marks_leavers(
 
 
 async def test_header_is_read_leniently() -> None:
-    content = "\ufeff EXTERNAL_ID ,Name,year-group,DOB,Tutor\nX1,Ana Silva,Year 8,2012-05-01,7B\n"
+    content = (
+        "\ufeff EXTERNAL_ID ,Name,year-group,DOB,Tutor\n"
+        "X1,Ana Silva,Year 8,2012-05-01,7B\n"
+    )
 
     found = roster("pupils.csv", content)
 
@@ -284,7 +292,7 @@ async def test_skipped_bad_row_does_not_mark_its_student_left(
     db: AsyncEngine, school: int
 ) -> None:
     await load_samples(db)
-    pupils = sample("students.csv").replace("A1004,Daisy Evans,Year 8,21/06/2012", "A1004,Daisy Evans,Year 8,someday")
+    pupils = sample("students.csv").replace("21/06/2012", "someday")
     checked = roster("students.csv", pupils)
     assert [bad.line for bad in checked.bad_rows] == [5]
 
@@ -304,7 +312,8 @@ async def test_file_without_rows_or_admin_is_refused(
     with pytest.raises(RosterError, match="names no ADMIN"):
         await load(db, "staff.csv", sample("staff.csv").replace(",Admin", ",Staff"))
     with pytest.raises(RosterError, match="no school is named"):
-        await import_roster(db, "Nowhere High", roster("s.csv", sample("staff.csv")), at=NOW)
+        staff = roster("staff.csv", sample("staff.csv"))
+        await import_roster(db, "Nowhere High", staff, at=NOW)
     assert len(await students(db, school)) == 16
 
 
@@ -399,7 +408,7 @@ async def test_leaver_cases_handed_over_with_one_alert(
             "fromAssignee": {"email": WEBB},
             "toAssignee": {"email": DOYLE},
         }
-    [alert] = await rows(db, "SELECT * FROM alert_outbox")
+    [alert] = await rows(db, "SELECT * FROM alert_outbox WHERE incident_id IS NULL")
     assert (alert["incident_id"], alert["incident_count"]) == (None, 3)
     assert alert["id"] == result.alert_ids[0]
     handed = await rows(
@@ -433,7 +442,7 @@ def cli(settings: Settings, tmp_path: Path) -> Iterator[Any]:
     def run(*args: str, redis: bool = False) -> subprocess.CompletedProcess[str]:
         extra = {"REDIS_URL": str(settings.redis_url)} if redis else {}
         return subprocess.run(
-            [sys.executable, "-m", "cases.cli", "roster", "import", SCHOOL, *args],
+            [COMMAND, "roster", "import", SCHOOL, *args],
             env=env | extra,
             cwd=tmp_path,
             capture_output=True,

@@ -7,7 +7,7 @@ from typing import Any
 
 import jwt
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -118,9 +118,7 @@ async def test_member_of_one_school_claiming_another_is_refused(api: Api) -> Non
     assert (await _as_token(api, _signed(claims))).code == "UNAUTHENTICATED"
 
 
-async def test_removed_membership_is_refused_at_once(
-    api: Api, db: AsyncEngine
-) -> None:
+async def test_removed_membership_is_refused_at_once(api: Api, db: AsyncEngine) -> None:
     token = _signed(await _claims(api))
     assert (await _as_token(api, token)).data["viewer"]
     user_id, school_id = await api.ids(TEACHER)
@@ -168,7 +166,7 @@ def test_production_refuses_the_development_secret() -> None:
         Settings(
             _env_file=None,  # type: ignore[call-arg]
             environment="production",
-            secret_key=DEV_SECRET_KEY,
+            secret_key=SecretStr(DEV_SECRET_KEY),
         )
 
 
@@ -178,7 +176,7 @@ def test_production_refusal_does_not_quote_the_secret() -> None:
         Settings(
             _env_file=None,  # type: ignore[call-arg]
             environment="production",
-            secret_key=short,
+            secret_key=SecretStr(short),
         )
     assert short not in str(refused.value)
 
@@ -188,11 +186,11 @@ def test_production_refuses_any_origin() -> None:
         Settings(
             _env_file=None,  # type: ignore[call-arg]
             environment="production",
-            secret_key="k" * 40,
+            secret_key=SecretStr("k" * 40),
             cors_origins=["*"],
         )
 
 
 def test_settings_repr_hides_the_secret() -> None:
-    settings = Settings(_env_file=None, secret_key=TEST_SECRET)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, secret_key=SecretStr(TEST_SECRET))  # type: ignore[call-arg]
     assert TEST_SECRET not in repr(settings)

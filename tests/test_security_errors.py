@@ -60,7 +60,11 @@ async def _raw(
     api: Api, body: bytes, content_type: str = "application/json", **headers: str
 ) -> httpx.Response:
     token = await api.token("dsl@primary.example")
-    headers = {"content-type": content_type, "authorization": f"Bearer {token}", **headers}
+    headers = {
+        "content-type": content_type,
+        "authorization": f"Bearer {token}",
+        **headers,
+    }
     return await api.client.post("/graphql", content=body, headers=headers)
 
 
@@ -122,7 +126,10 @@ async def test_bad_documents_are_coded_client_errors(api: Api, query: str) -> No
         (b'{"query": "{ __typename }"}', "text/plain"),
         (b'{"query": "{ __typename }"}', "multipart/form-data; boundary=x"),
         (b'{"query": "{ __typename }"}', "application/x-www-form-urlencoded"),
-        (b'{"variables": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}", "application/json"),
+        (
+            b'{"variables": {"a": ' + b"[" * 5000 + b"]" * 5000 + b"}}",
+            "application/json",
+        ),
         (b'{"query": "{ __typename }", "variables": {"a": 1e999}}', "application/json"),
     ],
 )
@@ -160,7 +167,8 @@ async def test_wrong_variables_are_bad_user_input(
 
 
 @pytest.mark.parametrize(
-    "accept", ["text/event-stream", "multipart/mixed", "application/graphql-response+json"]
+    "accept",
+    ["text/event-stream", "multipart/mixed", "application/graphql-response+json"],
 )
 async def test_other_transports_stay_coded(api: Api, accept: str) -> None:
     response = await _raw(api, _json({"query": "{ viewer {"}), accept=accept)
@@ -255,3 +263,37 @@ def _json(value: object) -> bytes:
     import orjson
 
     return orjson.dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("query", "variables"),
+    [
+        ("query ($s: String) { students(search: $s) { totalCount } }", {"s": "a\0b"}),
+        ('{ students(search: "a\\u0000b") { totalCount } }', {}),
+        ('{ students(search: "a\\u{0}b") { totalCount } }', {}),
+        (
+            "query ($s: String) { incidents(filter: {containing: $s}) { totalCount } }",
+            {"s": "\0"},
+        ),
+    ],
+)
+async def test_nul_characters_are_bad_user_input(
+    api: Api, query: str, variables: dict[str, Any]
+) -> None:
+    response = await _raw(api, _json({"query": query, "variables": variables}))
+    assert_nothing_internal(response)
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_nul_in_a_description_stores_nothing(api: Api, db: AsyncEngine) -> None:
+    ids = await directory(api)
+    incident = {
+        "studentIds": ids["students"][:1],
+        "categoryIds": ids["categories"][:1],
+        "description": "Upset\0 at lunch.",
+        "occurredAt": "2026-11-20T10:15:00+00:00",
+    }
+    response = await _raw(api, _json({"query": ADD, "variables": {"input": incident}}))
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    async with db.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM incidents")) == 0

@@ -10,12 +10,12 @@ that do not exist. Every answer is checked against the database:
 - each role can do exactly what the contract says.
 """
 
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,7 +36,7 @@ VIEWERS = [
 ] + [("lead@trust.example", school) for school in SCHOOLS]
 PHANTOM_PK = 10**12
 HYPOTHESIS = settings(
-    max_examples=60,
+    max_examples=80,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -75,7 +75,9 @@ class World:
     incidents: dict[int, tuple[int, int, str, int | None]] = field(default_factory=dict)
 
     def targets(self, type_name: str) -> list[Target]:
-        found = [Target(type_name, pk, frozenset(s)) for pk, s in self._owners(type_name)]
+        found = [
+            Target(type_name, pk, frozenset(s)) for pk, s in self._owners(type_name)
+        ]
         return [*found, Target(type_name, PHANTOM_PK, frozenset())]
 
     def _owners(self, type_name: str) -> Iterator[tuple[int, set[int]]]:
@@ -96,7 +98,12 @@ async def _load_world(db: AsyncEngine) -> World:
         schools = dict((await conn.execute(select(School.name, School.id))).all())
         members = (
             await conn.execute(
-                select(Membership.school_id, Membership.user_id, Membership.role, User.email)
+                select(
+                    Membership.school_id,
+                    Membership.user_id,
+                    Membership.role,
+                    User.email,
+                )
                 .join(User, User.id == Membership.user_id)
                 .where(Membership.removed_at.is_(None))
             )
@@ -205,17 +212,27 @@ class Example:
         return self.world.roles[self.school_id].get(target.pk) in KEY_ROLES
 
     def pick(self, type_name: str) -> Target:
-        return self.draw(st.sampled_from(self.world.targets(type_name)))  # type: ignore[no-any-return]
+        # An index, not sampled_from(targets): the pool grows as incidents are
+        # added, and Hypothesis needs the same draws to mean the same choices.
+        targets = self.world.targets(type_name)
+        return targets[self.draw(st.integers(0, 999)) % len(targets)]
+
+    def pick_or_none(self, type_name: str) -> Target | None:
+        return self.pick(type_name) if self.draw(st.booleans()) else None
 
     def visible_incidents(self) -> set[int]:
         return {
             pk
             for pk in self.world.incidents
-            if self.sees(Target("Incident", pk, frozenset({self.world.incidents[pk][0]})))
+            if self.sees(
+                Target("Incident", pk, frozenset({self.world.incidents[pk][0]}))
+            )
         }
 
     async def ask(self, query: str, **variables: Any) -> Answer:
-        return await self.api.as_user(self.email, query, variables, school=self.school_name)
+        return await self.api.as_user(
+            self.email, query, variables, school=self.school_name
+        )
 
     async def ask_each(
         self, query: str, make: Callable[[Callable[[Target], Target]], dict[str, Any]]
@@ -247,6 +264,10 @@ def _shape(answer: Answer) -> tuple[Any, ...]:
     return answer.body.get("data"), errors
 
 
+def _outcome(answer: Answer) -> str:
+    return answer.code if answer.body.get("errors") else "done"
+
+
 def _revealed(value: Any) -> Iterator[tuple[str, Any]]:
     if isinstance(value, dict):
         for key, item in value.items():
@@ -269,7 +290,9 @@ async def _check_nothing_foreign_revealed(ex: Example, answer: Answer) -> None:
         decoded = decode_any(value)
         assert decoded is not None, value
         type_name, pk = decoded
-        owners = {s for t in ex.world.targets(type_name) if t.pk == pk for s in t.schools}
+        owners = {
+            s for t in ex.world.targets(type_name) if t.pk == pk for s in t.schools
+        }
         assert ex.sees(Target(type_name, pk, frozenset(owners))), (type_name, pk)
 
 
@@ -277,7 +300,9 @@ async def _check_nothing_foreign_revealed(ex: Example, answer: Answer) -> None:
 
 
 async def _read_node(ex: Example) -> Answer:
-    type_name = ex.draw(st.sampled_from(["Incident", "Student", "Category", "User", "School"]))
+    type_name = ex.draw(
+        st.sampled_from(["Incident", "Student", "Category", "User", "School"])
+    )
     target = ex.pick(type_name)
     query = "query ($id: ID!) { node(id: $id) { id __typename } }"
     answer = await ex.ask_each(query, lambda t: {"id": t(target).id})
@@ -293,10 +318,14 @@ async def _read_incident(ex: Example) -> Answer:
     return answer
 
 
-def _expect_found_or_not(ex: Example, answer: Answer, target: Target, name: str) -> None:
-    if target.type_name in ("Incident", "Student", "Category", "User", "School") and (
-        name == "node" or target.type_name == "Incident"
-    ) and ex.sees(target):
+def _expect_found_or_not(
+    ex: Example, answer: Answer, target: Target, name: str
+) -> None:
+    if (
+        target.type_name in ("Incident", "Student", "Category", "User", "School")
+        and (name == "node" or target.type_name == "Incident")
+        and ex.sees(target)
+    ):
         assert answer.data[name]["id"] == target.id
     else:
         assert answer.code == "NOT_FOUND", answer.body
@@ -316,7 +345,11 @@ async def _list_incidents(ex: Example) -> Answer:
 async def _filter_incidents(ex: Example) -> Answer:
     name, type_name = ex.draw(
         st.sampled_from(
-            [("students", "Student"), ("categories", "Category"), ("assignedTo", "User")]
+            [
+                ("students", "Student"),
+                ("categories", "Category"),
+                ("assignedTo", "User"),
+            ]
         )
     )
     target = ex.pick(type_name)
@@ -325,8 +358,10 @@ async def _filter_incidents(ex: Example) -> Answer:
         "{ nodes { " + INCIDENT + " } } }"
     )
     answer = await ex.ask_each(query, lambda t: {"f": {name: [t(target).id]}})
-    if name != "assignedTo" and not ex.owns(target):
-        assert answer.code == "BAD_USER_INPUT"
+    if not ex.owns(target):
+        # Refused, or an empty page: either way the same as for an id of nothing.
+        refused = answer.body.get("errors") and answer.code == "BAD_USER_INPUT"
+        assert refused or answer.data["incidents"]["nodes"] == []
         return answer
     for node in answer.data["incidents"]["nodes"]:
         pk = decode_any(node["id"])[1]  # type: ignore[index]
@@ -350,7 +385,9 @@ async def _directory(ex: Example) -> Answer:
     for node in data["viewer"]["myAssigned"]["nodes"]:
         assert node["assignedTo"]["id"] == encode_id("User", ex.user_id)
         assert node["status"] == "ACTIVE"
-    key_users = {encode_id("User", u) for u, role in members.items() if role in KEY_ROLES}
+    key_users = {
+        encode_id("User", u) for u, role in members.items() if role in KEY_ROLES
+    }
     assert {u["id"] for u in data["keyUsers"]} == key_users
     assert {c["id"] for c in data["categories"]} == {
         encode_id("Category", pk) for pk in ex.world.categories[ex.school_id]
@@ -361,19 +398,31 @@ async def _directory(ex: Example) -> Answer:
 
 # -- writes -----------------------------------------------------------------------
 
-ADD = """mutation ($input: AddIncidentInput!) { addIncident(input: $input) {
-  incident { """ + INCIDENT + " } } }"
-ASSIGN = """mutation ($input: AssignInput!) { assign(input: $input) {
-  incident { """ + INCIDENT + " } } }"
-CHANGE_STATUS = """mutation ($input: ChangeStatusInput!) { changeStatus(input: $input) {
-  incident { """ + INCIDENT + " } } }"
+ADD = (
+    """mutation ($input: AddIncidentInput!) { addIncident(input: $input) {
+  incident { """
+    + INCIDENT
+    + " } } }"
+)
+ASSIGN = (
+    """mutation ($input: AssignInput!) { assign(input: $input) {
+  incident { """
+    + INCIDENT
+    + " } } }"
+)
+CHANGE_STATUS = (
+    """mutation ($input: ChangeStatusInput!) { changeStatus(input: $input) {
+  incident { """
+    + INCIDENT
+    + " } } }"
+)
 BULK_CLOSE = """mutation ($input: BulkCloseInput!) { bulkClose(input: $input) {
   updatedCount dryRun } }"""
 
 
 async def _add_incident(ex: Example) -> Answer:
     student, category = ex.pick("Student"), ex.pick("Category")
-    assignee = ex.draw(st.none() | st.sampled_from(ex.world.targets("User")))
+    assignee = ex.pick_or_none("User")
     status = ex.draw(st.sampled_from([None, "ACTIVE", "CLOSED"]))
 
     def make(t: Callable[[Target], Target]) -> dict[str, Any]:
@@ -411,7 +460,7 @@ async def _add_incident(ex: Example) -> Answer:
 
 async def _assign(ex: Example) -> Answer:
     incident = ex.pick("Incident")
-    assignee = ex.draw(st.none() | st.sampled_from(ex.world.targets("User")))
+    assignee = ex.pick_or_none("User")
 
     def make(t: Callable[[Target], Target]) -> dict[str, Any]:
         chosen = t(assignee).id if assignee is not None else None
@@ -422,7 +471,9 @@ async def _assign(ex: Example) -> Answer:
     if not ex.is_key_user:
         assert answer.code == "FORBIDDEN"
     elif not ex.owns(incident) or not good_assignee:
-        expected = {"NOT_FOUND", "BAD_USER_INPUT"} if not good_assignee else {"NOT_FOUND"}
+        expected = (
+            {"NOT_FOUND", "BAD_USER_INPUT"} if not good_assignee else {"NOT_FOUND"}
+        )
         assert answer.code in expected, answer.body
     else:
         changed = answer.data["assign"]["incident"]
@@ -462,10 +513,17 @@ async def _bulk_close(ex: Example) -> Answer:
     if ex.role is not Role.ADMIN:
         assert answer.code == "FORBIDDEN"
     else:
-        assert answer.data["bulkClose"] == {"updatedCount": would_change, "dryRun": dry_run}
+        assert answer.data["bulkClose"] == {
+            "updatedCount": would_change,
+            "dryRun": dry_run,
+        }
     return answer
 
 
+# The contract's operations. The staff administration ones added since (staff,
+# changeRole, removeMember, reassignCases, addCategory) are not drawn yet: only
+# the fuzz run calls them, which proves they never fail unmasked but not that
+# they keep to the viewer's school.
 READS = [_read_node, _read_incident, _list_incidents, _filter_incidents, _directory]
 WRITES = [_add_incident, _assign, _change_status, _bulk_close]
 
@@ -479,7 +537,9 @@ async def world(api: Api, db: AsyncEngine) -> World:
     for school, domain in SCHOOLS.items():
         for adder in ("teacher", "ta", "dsl"):
             await add_incident(api, f"{adder}@{domain}", school)
-        await add_incident(api, f"admin@{domain}", school, wholeSchool=True, studentIds=[])
+        await add_incident(
+            api, f"admin@{domain}", school, wholeSchool=True, studentIds=[]
+        )
     return await _load_world(db)
 
 
@@ -488,7 +548,7 @@ async def _run(
     db: AsyncEngine,
     world: World,
     data: st.DataObject,
-    operations: list[Callable[[Example], Awaitable[Answer]]],
+    operations: Sequence[Callable[[Example], Awaitable[Answer]]],
 ) -> None:
     email, school_name = data.draw(st.sampled_from(VIEWERS))
     operation = data.draw(st.sampled_from(operations))
@@ -496,6 +556,7 @@ async def _run(
     ex = Example(api, db, world, data.draw, email, school_name)
     before = await _state(db)
     answer = await operation(ex)
+    event(f"{operation.__name__[1:]} by {ex.role.value}: {_outcome(answer)}")
     after = await _state(db)
     await _check_nothing_foreign_revealed(ex, answer)
     for school_id in before.keys() | after.keys():

@@ -12,8 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from strawberry.extensions.parser_cache import _get_parse_cache
-from strawberry.extensions.validation_cache import _get_validate_cache
+from strawberry.extensions import parser_cache, validation_cache
 
 from cases.app import create_app
 from cases.settings import Settings
@@ -41,7 +40,7 @@ async def _serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag only
         await asyncio.sleep(0.01)
     try:
         base_url = f"http://127.0.0.1:{port}"
@@ -66,7 +65,8 @@ async def _post(
 
 
 def _code(response: httpx.Response) -> str:
-    return response.json()["errors"][0]["extensions"]["code"]  # type: ignore[no-any-return]
+    code: str = response.json()["errors"][0]["extensions"]["code"]
+    return code
 
 
 def _messages(answer: Answer) -> str:
@@ -135,8 +135,9 @@ async def test_page_of_100_is_allowed(api: Api) -> None:
 
 
 async def test_document_caches_are_bounded_and_hit(api: Api) -> None:
-    parse_cache = _get_parse_cache(DOCUMENT_CACHE_SIZE)
-    validate_cache = _get_validate_cache(DOCUMENT_CACHE_SIZE)
+    # Strawberry keeps both caches at module level, shared by every request.
+    parse_cache: Any = parser_cache._get_parse_cache(DOCUMENT_CACHE_SIZE)
+    validate_cache: Any = validation_cache._get_validate_cache(DOCUMENT_CACHE_SIZE)
     query = "{ categories { id name } keyUsers { id } }"
     await api.as_user("dsl@primary.example", query)
     parsed, validated = parse_cache.cache_info(), validate_cache.cache_info()
@@ -293,7 +294,9 @@ async def test_cors_allows_only_configured_origins(
             "/graphql", headers={**preflight, "origin": "https://evil.example"}
         )
         simple = await client.post(
-            "/graphql", json={"query": VIEWER}, headers={"origin": "https://evil.example"}
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"origin": "https://evil.example"},
         )
         limited = await client.post(
             "/graphql",

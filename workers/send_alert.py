@@ -7,6 +7,7 @@ or retried. docs/alerts.md has the rules and the one window left for a
 duplicate.
 """
 
+import asyncio
 import logging
 import random
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from cases.settings import Settings
 from models import clock
 from models.alerts import (
     Alert,
-    append_alert_event,
     claim_alert,
     count_attempt,
     finish_alert,
@@ -46,21 +46,40 @@ class _Outcome:
 
 
 async def send_alert(ctx: dict[str, Any], outbox_id: int) -> str:
-    """The arq job. Returns what became of the row; raises Retry to try again."""
+    """The arq job. Returns what became of the row; raises Retry to try again.
+
+    The attempt runs in a task of its own, shielded: a job cancelled by a
+    shutdown or arq's timeout must not stop it between the server taking the
+    message and the commit, or the alert would be sent again. The worker's
+    shutdown waits for attempts still running (workers.settings).
+    """
+    attempt = asyncio.create_task(_run_attempt(ctx, outbox_id))
+    in_flight: set[asyncio.Task[_Outcome | None]] = ctx["in_flight"]
+    in_flight.add(attempt)
+    attempt.add_done_callback(in_flight.discard)
+    outcome = await asyncio.shield(attempt)
+    if outcome is None:
+        return "not pending"
+    if outcome.retry_in_s is not None:
+        raise Retry(defer=outcome.retry_in_s)
+    return outcome.state.value
+
+
+async def _run_attempt(ctx: dict[str, Any], outbox_id: int) -> _Outcome | None:
     engine: AsyncEngine = ctx["engine"]
     async with engine.begin() as conn:
         attempts = await count_attempt(conn, outbox_id)
     if attempts is None:
-        return _not_pending(outbox_id)
+        logger.debug("alert %s is done or held by another worker", outbox_id)
+        return None
     async with engine.begin() as conn:
         alert = await claim_alert(conn, outbox_id)
         if alert is None:
-            return _not_pending(outbox_id)
+            logger.debug("alert %s was claimed by another worker", outbox_id)
+            return None
         outcome = await _attempt(conn, alert, ctx["settings"], ctx["smtp"])
     _log(outcome)
-    if outcome.retry_in_s is not None:
-        raise Retry(defer=outcome.retry_in_s)
-    return outcome.state.value
+    return outcome
 
 
 async def _attempt(
@@ -68,25 +87,27 @@ async def _attempt(
 ) -> _Outcome:
     reason = skip_reason(alert)
     if reason is not None:
-        await finish_alert(conn, alert.id, OutboxState.SKIPPED, clock.now(), reason)
+        at = clock.now()
+        await finish_alert(conn, alert.id, OutboxState.SKIPPED, at, error=reason)
         return _Outcome(alert, OutboxState.SKIPPED, reason)
     if alert.attempts > settings.alert_max_tries:
         # Only attempts that died before recording their outcome get here.
         return await _give_up(conn, alert, "attempts exhausted")
 
-    message = render_alert(
+    email = render_alert(
         alert, app_url=settings.app_url, mail_from=settings.mail_from, at=clock.now()
     )
     try:
-        await deliver(smtp, message, settings.smtp_timeout_s)
+        await deliver(
+            smtp, email.sender, email.recipient, email.content, settings.smtp_timeout_s
+        )
     except DeliveryFailed as failure:
         return await _failed(conn, alert, failure, settings)
 
     # From here to the commit is the window in which a dying worker leaves a
-    # sent alert PENDING, to be sent again: keep it to these two statements.
-    at = clock.now()
-    await finish_alert(conn, alert.id, OutboxState.SENT, at)
-    await append_alert_event(conn, alert, EventKind.ALERT_SENT, at)
+    # sent alert PENDING, to be sent again: one statement and the commit.
+    event = EventKind.ALERT_SENT
+    await finish_alert(conn, alert.id, OutboxState.SENT, clock.now(), event=event)
     return _Outcome(alert, OutboxState.SENT)
 
 
@@ -122,15 +143,15 @@ async def _failed(
 async def _give_up(
     conn: AsyncConnection, alert: Alert, reason: str, detail: str | None = None
 ) -> _Outcome:
-    at = clock.now()
-    await finish_alert(conn, alert.id, OutboxState.FAILED, at, detail or reason)
-    await append_alert_event(conn, alert, EventKind.ALERT_FAILED, at)
+    await finish_alert(
+        conn,
+        alert.id,
+        OutboxState.FAILED,
+        clock.now(),
+        error=detail or reason,
+        event=EventKind.ALERT_FAILED,
+    )
     return _Outcome(alert, OutboxState.FAILED, reason)
-
-
-def _not_pending(outbox_id: int) -> str:
-    logger.debug("alert %s is done or held by another worker", outbox_id)
-    return "not pending"
 
 
 def retry_delay_s(attempts: int, base_s: float) -> float:

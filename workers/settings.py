@@ -6,11 +6,14 @@ at import time, and `cases worker` also starts embedded servers when their
 URLs are unset.
 """
 
+import asyncio
+import socket
+from dataclasses import replace
 from typing import Any
 
 from arq import cron
 from arq.cron import CronJob
-from arq.worker import Worker, func
+from arq.worker import Function, Worker, func
 
 from cases.db import make_engine
 from cases.redis import redis_settings_from_url
@@ -41,7 +44,12 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         burst=burst,
         on_startup=_startup,
         on_shutdown=_shutdown,
-        ctx={"settings": settings, "smtp": smtp_server_from_url(settings.smtp_url)},
+        ctx={
+            "settings": settings,
+            "smtp": smtp_server_from_url(settings.smtp_url),
+            # Alert attempts still running; shutdown lets them finish.
+            "in_flight": set(),
+        },
         max_jobs=settings.alert_concurrency,
         poll_delay=settings.worker_poll_delay_s,
         # No result is kept, so the sweep may queue a row again as soon as a
@@ -52,7 +60,7 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
     )
 
 
-def _send_alert_function(settings: Settings) -> Any:
+def _send_alert_function(settings: Settings) -> Function:
     return func(
         send_alert,
         name=SEND_ALERT,
@@ -90,11 +98,15 @@ def _schedule(interval_s: int) -> tuple[set[int] | None, set[int]]:
 
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
+    local_hostname = await asyncio.to_thread(socket.getfqdn)
+    ctx["smtp"] = replace(ctx["smtp"], local_hostname=local_hostname)
     # A connection per concurrent alert, and one for the sweep.
     ctx["engine"] = make_engine(settings, pool_size=settings.alert_concurrency + 1)
 
 
 async def _shutdown(ctx: dict[str, Any]) -> None:
+    # Bounded by the SMTP timeouts; their outcomes are committed and logged.
+    await asyncio.gather(*ctx["in_flight"], return_exceptions=True)
     engine = ctx.pop("engine", None)
     if engine is not None:
         await engine.dispose()

@@ -2,8 +2,7 @@
 those worth retrying and those that are final."""
 
 from dataclasses import dataclass
-from email.message import EmailMessage
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import aiosmtplib
 
@@ -16,6 +15,15 @@ _SCHEMES = {
     "smtp+ssl": (True, False, 465),
 }
 
+_BOOLEANS = {
+    "true": True,
+    "1": True,
+    "yes": True,
+    "false": False,
+    "0": False,
+    "no": False,
+}
+
 
 @dataclass(frozen=True, slots=True)
 class SmtpServer:
@@ -25,13 +33,17 @@ class SmtpServer:
     password: str | None
     use_tls: bool
     start_tls: bool
+    # Named in EHLO. Left None, aiosmtplib looks up this host's name (a DNS
+    # query, in a thread) for every message.
+    local_hostname: str | None = None
 
 
 def smtp_server_from_url(url: str) -> SmtpServer:
     """Parse `smtp://` (plain), `smtp+starttls://` or `smtps://` (implicit TLS).
 
-    `user:password@` credentials are percent-decoded; an unknown scheme raises
-    `ValueError`, so a typo in SMTP_URL fails when the worker starts.
+    `smtp://...?starttls=true` is the same as `smtp+starttls://...`.
+    `user:password@` credentials are percent-decoded; an unknown scheme or
+    option raises `ValueError`, so a typo in SMTP_URL fails at start-up.
     """
     parts = urlsplit(url)
     if parts.scheme not in _SCHEMES:
@@ -39,6 +51,7 @@ def smtp_server_from_url(url: str) -> SmtpServer:
     if not parts.hostname:
         raise ValueError("an SMTP URL needs a host")
     use_tls, start_tls, default_port = _SCHEMES[parts.scheme]
+    start_tls = start_tls or _starttls_option(parts.query)
     return SmtpServer(
         hostname=parts.hostname,
         port=parts.port or default_port,
@@ -47,6 +60,17 @@ def smtp_server_from_url(url: str) -> SmtpServer:
         use_tls=use_tls,
         start_tls=start_tls,
     )
+
+
+def _starttls_option(query: str) -> bool:
+    options = parse_qs(query)
+    unknown = set(options) - {"starttls"}
+    if unknown:
+        raise ValueError(f"unknown SMTP URL option {sorted(unknown)[0]!r}")
+    value = options.get("starttls", ["false"])[0].lower()
+    if value not in _BOOLEANS:
+        raise ValueError(f"starttls must be true or false, got {value!r}")
+    return _BOOLEANS[value]
 
 
 class DeliveryFailed(Exception):
@@ -62,11 +86,18 @@ class DeliveryFailed(Exception):
         self.detail = detail
 
 
-async def deliver(server: SmtpServer, message: EmailMessage, timeout_s: float) -> None:
-    """Send one message; raises DeliveryFailed if the server did not accept it."""
+async def deliver(
+    server: SmtpServer, sender: str, recipient: str, content: bytes, timeout_s: float
+) -> None:
+    """Send one message; raises DeliveryFailed if the server did not take it.
+
+    `content` is the message as it goes on the wire, CRLF line ends.
+    """
     try:
         await aiosmtplib.send(
-            message,
+            content,
+            sender=sender,
+            recipients=[recipient],
             hostname=server.hostname,
             port=server.port,
             username=server.username,
@@ -75,6 +106,7 @@ async def deliver(server: SmtpServer, message: EmailMessage, timeout_s: float) -
             # False, not None: aiosmtplib would otherwise upgrade whenever the
             # server offers it, and the URL is where that choice is made.
             start_tls=server.start_tls,
+            local_hostname=server.local_hostname,
             timeout=timeout_s,
         )
     except aiosmtplib.SMTPRecipientsRefused as error:

@@ -21,7 +21,9 @@ depends_on = None
 # "group-chat", "group chat" and "j.smith@example.com" split into the same
 # words on both sides, and a phrase can be re-checked with a plain LIKE.
 # translate() costs more than the rest together, so pure ASCII text (one byte
-# per character) skips it.
+# per character) skips it. [[:alnum:]] follows the database's LC_CTYPE: under a
+# UTF-8 locale the letters of every script count; under plain C only ASCII ones
+# do, and other letters then split words (still alike on both sides).
 FOLD_FUNCTION_SQL = """
 CREATE FUNCTION cases_fold(value text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
