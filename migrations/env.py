@@ -38,7 +38,9 @@ def _run_in_new_loop() -> None:
     except RuntimeError:
         asyncio.run(_run_online())
         return
-    raise RuntimeError("run migrations with cases.migrate.upgrade outside an event loop")
+    raise RuntimeError(
+        "run migrations with cases.migrate.upgrade outside an event loop"
+    )
 
 
 _run_in_new_loop()

@@ -30,7 +30,7 @@ async def categories(conn: AsyncConnection, school_id: int) -> list[CategoryRow]
     return [CategoryRow(*row) for row in await conn.execute(statement)]
 
 
-def _student_filter(school_id: int, search: str | None) -> list:  # type: ignore[type-arg]
+def _student_filter(school_id: int, search: str | None) -> list:
     where = [Student.school_id == school_id, Student.left_school.is_(False)]
     if search:
         escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

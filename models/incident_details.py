@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, literal_column
+from sqlalchemy import ColumnElement, Label, Row, literal_column
 
 from models.history import EventKind
 from models.incident import IncidentStatus
@@ -30,7 +30,7 @@ def _user_json(id_column: str) -> str:
     )"""
 
 
-_STUDENTS = literal_column(
+_STUDENTS: Label[Any] = literal_column(
     """coalesce((
         SELECT json_agg(json_build_array(s.id, s.name, s.year_group)
                         ORDER BY s.name, s.id)
@@ -39,7 +39,7 @@ _STUDENTS = literal_column(
     ), '[]'::json)"""
 ).label("students_json")
 
-_CATEGORIES = literal_column(
+_CATEGORIES: Label[Any] = literal_column(
     """coalesce((
         SELECT json_agg(json_build_array(c.id, c.name) ORDER BY c.name, c.id)
         FROM incident_categories l JOIN categories c ON c.id = l.category_id
@@ -47,12 +47,14 @@ _CATEGORIES = literal_column(
     ), '[]'::json)"""
 ).label("categories_json")
 
-_ASSIGNED_TO = literal_column(_user_json("incidents.assignee_id")).label(
+_ASSIGNED_TO: Label[Any] = literal_column(_user_json("incidents.assignee_id")).label(
     "assigned_to_json"
 )
-_ADDED_BY = literal_column(_user_json("incidents.added_by_id")).label("added_by_json")
+_ADDED_BY: Label[Any] = literal_column(_user_json("incidents.added_by_id")).label(
+    "added_by_json"
+)
 
-_HISTORY = literal_column(
+_HISTORY: Label[Any] = literal_column(
     f"""coalesce((
         SELECT json_agg(json_build_array(
             e.id, e.kind, e.at, e.from_status, e.to_status, e.bulk,
@@ -66,7 +68,12 @@ _HISTORY = literal_column(
 
 
 def detail_columns(*, with_history: bool) -> list[ColumnElement[Any]]:
-    columns = [_STUDENTS, _CATEGORIES, _ASSIGNED_TO, _ADDED_BY]
+    columns: list[ColumnElement[Any]] = [
+        _STUDENTS,
+        _CATEGORIES,
+        _ASSIGNED_TO,
+        _ADDED_BY,
+    ]
     return [*columns, _HISTORY] if with_history else columns
 
 
@@ -76,14 +83,14 @@ def to_view(row: Row[Any] | Sequence[Any], *, with_history: bool) -> IncidentVie
     history = None
     if with_history:
         history = _events(core[0], row[CORE_COLUMN_COUNT + 4])
-    return IncidentView(
-        *core,
-        students=[StudentRow(*item) for item in students],
-        categories=[CategoryRow(*item) for item in categories],
-        assigned_to=_user(assigned_to),
-        added_by=_user(added_by),  # type: ignore[arg-type]
-        history=history,
+    details = (
+        [StudentRow(*item) for item in students],
+        [CategoryRow(*item) for item in categories],
+        _user(assigned_to),
+        _user(added_by),
+        history,
     )
+    return IncidentView(*core, *details)  # type: ignore[call-arg]
 
 
 def _user(item: list[Any] | None) -> UserRow | None:

@@ -99,7 +99,7 @@ async def insert_incident(
     row = (
         await conn.execute(insert(Incident).values(values).returning(*INCIDENT_COLUMNS))
     ).one()
-    incident = IncidentRow(*row)
+    incident = IncidentRow(*tuple(row))
     await _link(conn, incident_students, "student_id", incident, new.student_ids)
     await _link(conn, incident_categories, "category_id", incident, new.category_ids)
     await append_event(
@@ -163,7 +163,7 @@ async def lock_incident(
         .with_for_update()
     )
     row = (await conn.execute(statement)).first()
-    return IncidentRow(*row) if row is not None else None
+    return IncidentRow(*tuple(row)) if row is not None else None
 
 
 async def update_incident(
@@ -180,7 +180,7 @@ async def update_incident(
         )
         .returning(*INCIDENT_COLUMNS)
     )
-    return IncidentRow(*(await conn.execute(statement)).one())
+    return IncidentRow(*tuple((await conn.execute(statement)).one()))
 
 
 async def insert_alert(

@@ -76,10 +76,10 @@ async def apply_change(
             conn, updated, kind, at=at, actor_id=viewer.user.id, **fields
         )
     alerts = []
-    if "assignee_id" in values and _alert_owed(viewer, updated):
-        alerts.append(
-            await insert_alert(conn, updated, updated.assignee_id, viewer.user.id, at)
-        )  # type: ignore[arg-type]
+    recipient = updated.assignee_id
+    if "assignee_id" in values and recipient not in (None, viewer.user.id):
+        assert recipient is not None
+        alerts.append(await insert_alert(conn, updated, recipient, viewer.user.id, at))
     logger.info(
         "incident %s changed by user %s to version %s: %s",
         updated.id,

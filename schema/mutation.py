@@ -57,7 +57,7 @@ class Mutation:
             student_ids=list(input.student_ids),
             category_ids=list(input.category_ids),
             description=input.description,
-            occurred_at=input.occurred_at,  # type: ignore[arg-type]
+            occurred_at=input.occurred_at,
             whole_school=input.whole_school,
             assigned_to_id=input.assigned_to_id,
             status=input.status.to_model() if input.status else None,
@@ -93,8 +93,8 @@ class Mutation:
     async def bulk_close(self, info: Info, input: BulkCloseInput) -> BulkClosePayload:
         result = await bulk_close(
             info.context,
-            input.from_,  # type: ignore[arg-type]
-            input.to,  # type: ignore[arg-type]
+            input.from_,
+            input.to,
             input.status.to_model(),
             bool(input.dry_run),
         )

@@ -34,7 +34,7 @@ class IncidentConnection:
     @strawberry.field
     def edges(root: Page[Any]) -> list[IncidentEdge]:
         return [
-            IncidentEdge(cursor=c, node=n)  # type: ignore[arg-type]
+            IncidentEdge(cursor=c, node=n)
             for c, n in zip(root.cursors, root.rows, strict=True)
         ]
 
@@ -62,7 +62,7 @@ class StudentConnection:
     @strawberry.field
     def edges(root: Page[Any]) -> list[StudentEdge]:
         return [
-            StudentEdge(cursor=c, node=n)  # type: ignore[arg-type]
+            StudentEdge(cursor=c, node=n)
             for c, n in zip(root.cursors, root.rows, strict=True)
         ]
 

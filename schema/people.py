@@ -1,6 +1,6 @@
 """School, User and Viewer."""
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 from strawberry.types import Info
@@ -10,6 +10,9 @@ from resolvers import incidents
 from schema.enums import Role
 from schema.lookahead import asks_for
 from schema.node import Node
+
+if TYPE_CHECKING:
+    from schema.paging import IncidentConnection
 
 
 @strawberry.type
@@ -37,9 +40,6 @@ class User(Node):
         return isinstance(obj, UserRow)
 
 
-IncidentConnection = Annotated["IncidentConnection", strawberry.lazy("schema.paging")]
-
-
 @strawberry.type
 class Viewer:
     user: User
@@ -50,7 +50,7 @@ class Viewer:
     )
     async def my_assigned(
         info: Info, first: int | None = 20, after: str | None = None
-    ) -> IncidentConnection:
+    ) -> Annotated["IncidentConnection", strawberry.lazy("schema.paging")]:
         page = await incidents.my_assigned(
             info.context,
             20 if first is None else first,

@@ -21,7 +21,7 @@ def _filter_args(value: IncidentFilter | None) -> FilterArgs | None:
     return FilterArgs(
         assigned_to=value.assigned_to,  # type: ignore[arg-type]
         unassigned=value.unassigned,
-        status=[s.to_model() for s in value.status] if value.status else value.status,  # type: ignore[misc]
+        status=[s.to_model() for s in value.status] if value.status else None,
         from_=value.from_,
         to=value.to,
         include_latest_activity=value.include_latest_activity,

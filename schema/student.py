@@ -30,7 +30,7 @@ class Student(Node):
         )
     )
     async def monitored_categories(root: StudentRow, info: Info) -> list[Category]:
-        return await info.context.loaders.monitored.load(root.id)  # type: ignore[no-any-return]
+        return await info.context.loaders.monitored.load(root.id)
 
     @classmethod
     def is_type_of(cls, obj: object, _info: Info) -> bool:

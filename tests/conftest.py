@@ -17,12 +17,12 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import event, func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from cases.app import create_app
-from cases.auth import issue_token
 from cases.embedded.postgres import EmbeddedPostgres
 from cases.embedded.redis import EmbeddedRedis
 from cases.mailcatcher import MailCatcher
@@ -30,7 +30,7 @@ from cases.migrate import upgrade
 from cases.settings import Settings
 from models import clock
 from models.demo import load_demo
-from models.school import Membership, School, User
+from models.school import School, User
 from tests.graphql import Api
 
 TEST_SECRET = "test-secret-key-for-the-suite-only-0123456789"
@@ -98,7 +98,7 @@ def settings(database_url: str, redis_url: str, mail: MailCatcher) -> Settings:
         database_url=database_url,
         redis_url=redis_url,
         smtp_url=mail.url,
-        secret_key=TEST_SECRET,
+        secret_key=SecretStr(TEST_SECRET),
         app_url="https://cases.test",
         alert_retry_base_s=0.01,
         rate_limit_per_minute=100_000,
@@ -124,8 +124,8 @@ async def baseline(settings: Settings) -> dict[str, int]:
     async with engine.begin() as conn:
         await _clear_cases(conn)
         limits = {
-            "users": await conn.scalar(select(func.max(User.id))),
-            "schools": await conn.scalar(select(func.max(School.id))),
+            "users": int(await conn.scalar(select(func.max(User.id))) or 0),
+            "schools": int(await conn.scalar(select(func.max(School.id))) or 0),
         }
     await engine.dispose()
     return limits
@@ -149,6 +149,8 @@ async def server(settings: Settings, baseline: dict[str, int]) -> AsyncIterator[
     uv = uvicorn.Server(config)
     task = asyncio.create_task(uv.serve())
     while not uv.started:
+        if task.done():
+            task.result()
         await asyncio.sleep(0.01)
     app_engine: AsyncEngine = app.state.engine
     _statement_log(app_engine)
@@ -164,12 +166,14 @@ STATEMENTS: list[str] = []
 
 def _statement_log(engine: AsyncEngine) -> None:
     @event.listens_for(engine.sync_engine, "before_cursor_execute")
-    def _record(conn, cursor, statement, *args):  # type: ignore[no-untyped-def]
+    def _record(conn, cursor, statement, *args):
         STATEMENTS.append(statement)
 
 
 @pytest.fixture
-async def db(settings: Settings, baseline: dict[str, int]) -> AsyncIterator[AsyncEngine]:
+async def db(
+    settings: Settings, baseline: dict[str, int]
+) -> AsyncIterator[AsyncEngine]:
     engine = create_async_engine(settings.database_url)  # type: ignore[arg-type]
     yield engine
     await engine.dispose()
@@ -189,7 +193,9 @@ async def clean_slate(
             text("DELETE FROM memberships WHERE user_id > :u OR school_id > :s"),
             {"u": baseline["users"], "s": baseline["schools"]},
         )
-        await conn.execute(text("DELETE FROM users WHERE id > :u"), {"u": baseline["users"]})
+        await conn.execute(
+            text("DELETE FROM users WHERE id > :u"), {"u": baseline["users"]}
+        )
     await engine.dispose()
     redis = Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
     await redis.flushdb()
@@ -207,5 +213,3 @@ async def api(
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
     return Path(__file__).resolve().parent.parent
-
-

@@ -26,11 +26,11 @@ class Answer:
     def error(self) -> dict[str, Any]:
         errors = self.body.get("errors")
         assert errors, f"expected an error, got {self.body}"
-        return errors[0]  # type: ignore[no-any-return]
+        return errors[0]
 
     @property
     def code(self) -> str:
-        return self.error["extensions"]["code"]  # type: ignore[no-any-return]
+        return self.error["extensions"]["code"]
 
 
 class Api:

@@ -9,7 +9,7 @@ COUNT = "{ incidents(first: 100) { totalCount } }"
 async def _count(api: Api) -> int:
     return (await api.as_user("admin@primary.example", COUNT)).data["incidents"][
         "totalCount"
-    ]  # type: ignore[no-any-return]
+    ]
 
 
 async def test_numbers_are_sequential_per_school(api: Api) -> None:

@@ -17,7 +17,7 @@ mutation ($input: AssignInput!) {
 """
 
 
-async def _assign(api: Api, actor: str, incident: str, assignee: str | None, **extra):  # type: ignore[no-untyped-def]
+async def _assign(api: Api, actor: str, incident: str, assignee: str | None, **extra):
     variables = {"input": {"incidentId": incident, "assigneeId": assignee, **extra}}
     return await api.as_user(actor, ASSIGN, variables)
 

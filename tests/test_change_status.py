@@ -19,7 +19,7 @@ MY_ASSIGNED = """
 """
 
 
-async def _change(api: Api, actor: str, incident: str, status: str, **extra):  # type: ignore[no-untyped-def]
+async def _change(api: Api, actor: str, incident: str, status: str, **extra):
     variables = {"input": {"incidentId": incident, "status": status, **extra}}
     return await api.as_user(actor, CHANGE, variables)
 
