@@ -2,10 +2,12 @@
 PostgreSQL backends of the bench database, and everything else (other users of
 this shared machine included), in cores (1.0 = one core busy all the time)."""
 
+import contextlib
 import os
 import resource
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 _TICK_S = 1 / os.sysconf("SC_CLK_TCK")
 
@@ -47,9 +49,17 @@ def prioritise(pids: list[int], niceness: int) -> None:
     """Set the niceness of the given processes (0: leave them alone).
 
     Only ever the bench's own processes: on a machine shared with other work it
-    keeps their CPU share from swinging with the neighbours' load."""
+    keeps their CPU share from swinging with the neighbours' load. With the
+    kernel's autogroup scheduling, CPU is first shared between sessions and
+    niceness only counts inside one, so the nice of this process's own session
+    group (the load generator and the API it started) is set as well.
+    """
     if niceness == 0:
         return
+    autogroup = Path("/proc/self/autogroup")
+    if autogroup.exists():
+        with contextlib.suppress(OSError):
+            autogroup.write_text(str(niceness))
     for pid in pids:
         try:
             os.setpriority(os.PRIO_PROCESS, pid, niceness)

@@ -412,6 +412,20 @@ async def test_leaver_is_not_alerted(
     assert row["last_error"] == "recipient no longer a Key User"
 
 
+async def test_address_needing_smtputf8_fails_at_once(
+    api: Api, settings: Settings, inbox: MailCatcher, db: AsyncEngine
+) -> None:
+    await add_key_user(db, "Zoë", "zoë@primary.example")
+    await assign_to(api, DSL, "zoë@primary.example")
+
+    await run_worker(settings)
+
+    assert inbox.messages == []
+    [row] = await outbox(db)
+    assert (row["state"], row["last_error"]) == ("FAILED", "address needs SMTPUTF8")
+    assert await alert_events(db) == ["ALERT_FAILED"]
+
+
 async def test_handover_alert_counts_incidents(
     api: Api, settings: Settings, inbox: MailCatcher, db: AsyncEngine
 ) -> None:

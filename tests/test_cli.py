@@ -17,6 +17,7 @@ import psutil
 import pytest
 
 from cases.cli import main
+from cases.mailcatcher import MailCatcher
 
 VIEWER = "{ viewer { user { email role } school { name } } }"
 DSL_EMAIL = "dsl@primary.example"
@@ -206,3 +207,34 @@ def test_module_state_must_be_enable_or_disable(
         main(["module", "on", "Demo Primary"])
     assert exited.value.code == 2
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_serve_uses_configured_servers(
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    baseline: dict[str, int],
+    database_url: str,
+    redis_url: str,
+    mail: MailCatcher,
+) -> None:
+    # In CI's second run these are the machine's PostgreSQL 15 and Redis 7.
+    env = {
+        **cli_env,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": mail.url,
+    }
+    service = Service(tmp_path, env, _free_port())
+    try:
+        service.wait_healthy()
+        ready = httpx.get(f"{service.base_url}/readyz")
+        assert ready.json() == {"database": True, "redis": True}
+        issued = _cases(env, tmp_path, "token", DSL_EMAIL)
+        assert issued.returncode == 0, issued.stderr
+        viewer = service.viewer(issued.stdout.strip())
+        assert viewer["school"] == {"name": "Demo Primary"}
+        assert service.interrupt() == 0, service.log()
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+    assert "embedded" not in service.log().lower()

@@ -93,6 +93,9 @@ async def _attempt(
     if alert.attempts > settings.alert_max_tries:
         # Only attempts that died before recording their outcome get here.
         return await _give_up(conn, alert, "attempts exhausted")
+    if not alert.recipient_email.isascii():
+        # Such an address needs SMTPUTF8, which this sender does not speak.
+        return await _give_up(conn, alert, "address needs SMTPUTF8")
 
     email = render_alert(
         alert, app_url=settings.app_url, mail_from=settings.mail_from, at=clock.now()

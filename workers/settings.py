@@ -26,7 +26,9 @@ from workers.smtp import smtp_server_from_url
 # aiosmtplib's timeout bounds each step (connect, EHLO, MAIL, RCPT, DATA...),
 # not the whole send; arq's timeout is only the backstop above them all.
 _SMTP_STEPS = 8
-_SWEEP_TIMEOUT_S = 300
+# Also sets, with the alert job's timeout, how long arq waits before running
+# again a job whose worker died: the longest timeout plus 10 s.
+_SWEEP_TIMEOUT_S = 60
 
 
 def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
