@@ -6,6 +6,7 @@ import contextlib
 import os
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,26 +46,43 @@ def children(pid: int) -> list[int]:
     return found
 
 
+_AUTOGROUP = Path("/proc/self/autogroup")
+
+
 def prioritise(pids: list[int], niceness: int) -> None:
     """Set the niceness of the given processes (0: leave them alone).
 
     Only ever the bench's own processes: on a machine shared with other work it
-    keeps their CPU share from swinging with the neighbours' load. With the
-    kernel's autogroup scheduling, CPU is first shared between sessions and
-    niceness only counts inside one, so the nice of this process's own session
-    group (the load generator and the API it started) is set as well.
+    keeps their CPU share from swinging with the neighbours' load.
     """
     if niceness == 0:
         return
-    autogroup = Path("/proc/self/autogroup")
-    if autogroup.exists():
-        with contextlib.suppress(OSError):
-            autogroup.write_text(str(niceness))
     for pid in pids:
         try:
             os.setpriority(os.PRIO_PROCESS, pid, niceness)
         except (ProcessLookupError, PermissionError):
             continue
+
+
+@contextlib.contextmanager
+def session_priority(niceness: int) -> Iterator[None]:
+    """With the kernel's autogroup scheduling CPU is first shared between
+    sessions and niceness only counts inside one, so for the run the nice of
+    this process's own session group is set too (the load generator and the
+    API it starts; nothing of anyone else's), and restored afterwards."""
+    if niceness == 0 or not _AUTOGROUP.exists():
+        yield
+        return
+    before = _AUTOGROUP.read_text().split("nice")[-1].strip()
+    try:
+        _AUTOGROUP.write_text(str(niceness))
+    except OSError:
+        yield
+        return
+    try:
+        yield
+    finally:
+        _AUTOGROUP.write_text(before)
 
 
 def _self_cpu_s() -> float:

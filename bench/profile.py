@@ -24,7 +24,7 @@ from pathlib import Path
 import asyncpg
 import uvloop
 
-from bench import dataset, loadgen, report, run, server
+from bench import cpu, dataset, loadgen, report, run, server
 from bench.operations import Operation, Sources, discover, operations
 from bench.people import SCALES
 
@@ -137,11 +137,17 @@ def top_functions(samples: Counter[str], limit: int = 12) -> list[tuple[str, int
     return leaves.most_common(limit)
 
 
+def _py_spy() -> str:
+    """py-spy from this interpreter's environment, else from PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    return str(beside) if beside.exists() else shutil.which("py-spy") or "py-spy"
+
+
 def _start_py_spy(
     pid: int, args: argparse.Namespace, raw: Path
 ) -> "subprocess.Popen[bytes]":
     command = [
-        shutil.which("py-spy") or "py-spy", "record", "--pid", str(pid),
+        _py_spy(), "record", "--pid", str(pid),
         "--rate", str(args.rate), "--duration", str(int(args.seconds)),
         "--format", "raw", "--nonblocking", "--output", str(raw),
     ]  # fmt: skip
@@ -153,6 +159,7 @@ def _start_py_spy(
 async def profile_op(
     op: Operation, bench: run.Bench, service: server.Service, args: argparse.Namespace
 ) -> str:
+    report.RESULTS.mkdir(parents=True, exist_ok=True)
     raw = report.RESULTS / f"profile-op{op.key}.txt"
     pid = service.pids()[-1]
     spy = _start_py_spy(pid, args, raw)
@@ -213,6 +220,7 @@ async def main_async(args: argparse.Namespace) -> str:
     bench = run.Bench(args, world, Sources(world))
     log = run.LOG
     service = server.start_uvicorn(url, 1, log, count_statements=False)
+    cpu.prioritise(service.pids(), args.nice)
     sections = []
     try:
         for op in operations(bench.sources):
@@ -233,10 +241,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=15.0)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--rate", type=int, default=200, help="samples per second")
+    parser.add_argument("--nice", type=int, default=0, help="as for bench.run")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    text = uvloop.run(main_async(args))
-    report.RESULTS.mkdir(exist_ok=True)
+    with cpu.session_priority(args.nice):
+        text = uvloop.run(main_async(args))
+    report.RESULTS.mkdir(parents=True, exist_ok=True)
     (report.RESULTS / "profile.md").write_text(text)
     print(text)
     print(f"total {time.perf_counter() - started:.0f} s", file=sys.stderr)

@@ -314,7 +314,7 @@ def markdown(results: Results) -> str:
 
 
 def save(results: Results) -> Path:
-    RESULTS.mkdir(exist_ok=True)
+    RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / "latest.json"
     path.write_text(json.dumps(asdict(results), indent=1, default=str))
     (RESULTS / "latest.md").write_text(markdown(results))

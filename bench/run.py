@@ -427,7 +427,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     cpu.prioritise([os.getpid()], args.nice)
     started = time.perf_counter()
-    results = uvloop.run(main_async(args))
+    with cpu.session_priority(args.nice):
+        results = uvloop.run(main_async(args))
     print(report.markdown(results))
     path = report.save(results)
     if not args.no_doc:

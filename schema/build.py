@@ -61,7 +61,7 @@ class GuardedParserCache(ParserCache):
             context.graphql_document = self.cached_parse_document(
                 context.query, **context.parse_options
             )
-        except Exception:
+        except Exception:  # Strawberry's own parse raises it again, guarded.
             context.graphql_document = None
         yield
 

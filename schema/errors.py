@@ -7,8 +7,9 @@ generic message and the request id; the log gets the traceback under that id.
 
 `coded_errors` runs twice: in the ErrorCodes extension, and again in the HTTP
 view on whatever is about to be sent. The second pass exists because an error
-raised inside another extension's hook (ParserCache raises syntax errors from
-its on_parse) unwinds past ErrorCodes.on_operation before it can look.
+raised inside another extension's hook unwinds past ErrorCodes.on_operation
+before it can look (Strawberry's ParserCache did so with every syntax error,
+hence schema.build.GuardedParserCache; a validation rule that crashes does).
 """
 
 import logging

@@ -6,11 +6,19 @@ import logging
 from typing import Any
 
 import httpx
+import orjson
 import pytest
+import strawberry
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
+from strawberry.extensions import ParserCache
 
-from schema.errors import MASKED_MESSAGE
+from cases.db import make_engine
+from cases.graphql_view import CasesGraphQL
+from cases.middleware import RequestContext
+from cases.settings import Settings
+from schema.errors import MASKED_MESSAGE, ErrorCodes
+from schema.query import Query
 from tests.fixtures import ADD, directory
 from tests.graphql import Api
 
@@ -178,6 +186,25 @@ async def test_other_transports_stay_coded(api: Api, accept: str) -> None:
     assert "GRAPHQL_PARSE_FAILED" in response.text or response.status_code >= 400
 
 
+async def test_view_codes_errors_whatever_the_extensions(settings: Settings) -> None:
+    # Strawberry's own ParserCache raises syntax errors past ErrorCodes; the
+    # view's last pass must still code them.
+    unguarded = strawberry.Schema(
+        query=Query,
+        extensions=[ErrorCodes, lambda: ParserCache(maxsize=8)],
+    )
+    engine = make_engine(settings, pool_size=1)
+    view = CasesGraphQL(settings, engine, None, schema=unguarded)
+    transport = httpx.ASGITransport(app=RequestContext(view))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
+            response = await app.post("/graphql", json={"query": "{ viewer {"})
+    finally:
+        await engine.dispose()
+    assert_nothing_internal(response)
+    assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
 async def test_other_methods_are_refused(api: Api) -> None:
     response = await api.client.put("/graphql", json={"query": VIEWER})
     assert response.status_code == 405
@@ -260,8 +287,6 @@ async def test_database_outage_before_execution_is_masked(
 
 
 def _json(value: object) -> bytes:
-    import orjson
-
     return orjson.dumps(value)
 
 
