@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     exists,
     func,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -149,10 +150,20 @@ def page_with_details(
     # The page is cut first and its details read after, so the nested lists are
     # built for the rows returned, never for every row that matched.
     page = page_statement(scope, first, after).subquery("incidents")
-    columns = [page.c[column.key] for column in INCIDENT_COLUMNS]
-    return select(*columns, *detail_columns(with_history=with_history)).order_by(
-        page.c.occurred_at.desc(), page.c.id.desc()
-    )
+    details = detail_columns(with_history=with_history)
+    return select(*_PAGE_COLUMNS, *details).select_from(page).order_by(*_PAGE_ORDER)
+
+
+# Columns of the cut page named as text: reading them through the subquery's `.c`
+# would build a proxy per column on every request, the costliest step of all.
+_PAGE_COLUMNS = [
+    literal_column(f"incidents.{column.key}", type_=column.type)
+    for column in INCIDENT_COLUMNS
+]
+_PAGE_ORDER = [
+    literal_column("incidents.occurred_at").desc(),
+    literal_column("incidents.id").desc(),
+]
 
 
 async def incident_page(
