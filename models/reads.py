@@ -3,8 +3,9 @@ per-request DataLoaders (one statement per batch)."""
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from models.incident import (
@@ -76,8 +77,19 @@ async def incident_view(
     conn: AsyncConnection, school_id: int, incident_id: int, *, with_history: bool
 ) -> IncidentView | None:
     """One incident of the school with its details, or None."""
-    statement = select(
-        *INCIDENT_COLUMNS, *detail_columns(with_history=with_history)
-    ).where(Incident.school_id == school_id, Incident.id == incident_id)
-    row = (await conn.execute(statement)).first()
+    statement = _BY_ID_WITH_HISTORY if with_history else _BY_ID
+    params = {"school_id": school_id, "incident_id": incident_id}
+    row = (await conn.execute(statement, params)).first()
     return to_view(row, with_history=with_history) if row is not None else None
+
+
+def _by_id(*, with_history: bool) -> Select[*tuple[Any, ...]]:
+    return select(*INCIDENT_COLUMNS, *detail_columns(with_history=with_history)).where(
+        Incident.school_id == bindparam("school_id"),
+        Incident.id == bindparam("incident_id"),
+    )
+
+
+# Built once: building a statement costs more than running it again.
+_BY_ID = _by_id(with_history=False)
+_BY_ID_WITH_HISTORY = _by_id(with_history=True)
