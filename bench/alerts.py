@@ -273,7 +273,12 @@ async def _throughput(
     delivered = sum(outbox_id in inbox.accepted_at for outbox_id in outbox_ids)
     sent = await _count_sent(engine, outbox_ids)
     print(f"throughput: {count} alerts queued, {delivered} delivered, {sent} SENT")
-    print(f"throughput: worker CPU {cpu_s * 1000 / count:.1f} ms per alert")
+    # What one worker would do with a CPU to itself: on a shared machine the
+    # wall-clock figure mostly measures the neighbours.
+    print(
+        f"throughput: worker CPU {cpu_s * 1000 / count:.1f} ms per alert, "
+        f"{count / cpu_s:.0f} alerts per CPU second"
+    )
     print(f"throughput: {elapsed_s:.2f} s, {count / elapsed_s:.0f} alerts/s (1 worker)")
 
 
@@ -309,22 +314,29 @@ async def _latency(
     working = asyncio.create_task(worker.async_run())
 
     sent_at: dict[int, float] = {}
+    answered_at: dict[int, float] = {}
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{port}",
         headers={"Authorization": f"Bearer {token}"},
-        timeout=30,
+        timeout=60,
     ) as client:
+
+        async def assign(incident_id: int) -> httpx.Response:
+            variables = {
+                "incidentId": encode_id("Incident", incident_id),
+                "assigneeId": deputy,
+            }
+            body = {"query": ASSIGN, "variables": {"input": variables}}
+            sent_at[incident_id] = time.perf_counter()
+            response = await client.post("/graphql", json=body)
+            answered_at[incident_id] = time.perf_counter()
+            return response
+
         start = time.perf_counter()
         tasks = []
         for n, incident in enumerate(incidents):
             await _sleep_until(start + n / args.rate)
-            sent_at[incident.id] = time.perf_counter()
-            variables = {
-                "incidentId": encode_id("Incident", incident.id),
-                "assigneeId": deputy,
-            }
-            body = {"query": ASSIGN, "variables": {"input": variables}}
-            tasks.append(asyncio.create_task(client.post("/graphql", json=body)))
+            tasks.append(asyncio.create_task(assign(incident.id)))
         responses = await asyncio.gather(*tasks)
     failed = [r for r in responses if r.status_code != 200 or "errors" in r.json()]
 
@@ -337,12 +349,14 @@ async def _latency(
     server.should_exit = True
     await serving
 
-    latencies_s = sorted(
-        inbox.accepted_at[outbox[incident_id]] - sent
-        for incident_id, sent in sent_at.items()
-        if outbox.get(incident_id) in inbox.accepted_at
+    print(
+        f"latency: {args.assignments} assignments at {args.rate:g}/s, "
+        f"{len(failed)} failed, {len(outbox)} alerts owed"
     )
-    _report_latency(latencies_s, args, len(failed))
+    _report_latency("request sent", sent_at, outbox, inbox)
+    # The answer comes after the commit and the enqueue: from there on it is
+    # the alert's own path, without the API's queueing on a busy machine.
+    _report_latency("API answered", answered_at, outbox, inbox)
 
 
 async def _sleep_until(moment: float) -> None:
@@ -363,20 +377,22 @@ async def _outbox_by_incident(
 
 
 def _report_latency(
-    latencies_s: list[float], args: argparse.Namespace, failed: int
+    since: str, started_at: dict[int, float], outbox: dict[int, int], inbox: Inbox
 ) -> None:
-    count = len(latencies_s)
-    print(
-        f"latency: {args.assignments} assignments at {args.rate:g}/s, "
-        f"{failed} failed, {count} alerts delivered"
+    latencies_s = sorted(
+        inbox.accepted_at[outbox[incident_id]] - started
+        for incident_id, started in started_at.items()
+        if outbox.get(incident_id) in inbox.accepted_at
     )
-    if count < 2:
+    if len(latencies_s) < 2:
+        print(f"latency: {len(latencies_s)} alerts delivered")
         return
     p50_s = statistics.median(latencies_s)
     p95_s = statistics.quantiles(latencies_s, n=20)[-1]
     print(
-        f"latency: p50 {p50_s * 1000:.0f} ms, p95 {p95_s * 1000:.0f} ms, "
-        f"max {latencies_s[-1] * 1000:.0f} ms (request sent -> SMTP accepted)"
+        f"latency: {since} -> SMTP accepted: p50 {p50_s * 1000:.0f} ms, "
+        f"p95 {p95_s * 1000:.0f} ms, max {latencies_s[-1] * 1000:.0f} ms "
+        f"({len(latencies_s)} alerts)"
     )
 
 

@@ -1,6 +1,10 @@
 """Where the machine's CPU went during a phase: load generator, API processes,
 PostgreSQL backends of the bench database, and everything else (other users of
-this shared machine included), in cores (1.0 = one core busy all the time)."""
+this shared machine included), in cores (1.0 = one core busy all the time).
+
+PostgreSQL's own background processes (WAL writer, checkpointer, autovacuum)
+are shared with every database on the server and cannot be attributed, so they
+count as "other": the PostgreSQL figure of write operations is a lower bound."""
 
 import contextlib
 import os

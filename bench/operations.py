@@ -7,6 +7,7 @@ request really changes something (an assign to the current assignee, or a
 status set to the current status, would be a cheap no-op on both sides).
 """
 
+import base64
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -104,8 +105,8 @@ async def discover(conn: asyncpg.Connection) -> World:
 
 
 def encode_id(type_name: str, pk: int) -> str:
-    import base64
-
+    """The service's global id form (as resolvers.ids.encode_id makes it),
+    spelled out here so the load generator imports nothing of the service."""
     return base64.urlsafe_b64encode(f"{type_name}:{pk}".encode()).decode()
 
 

@@ -65,10 +65,10 @@ LAYERS = (
     ("httptools", "HTTP (uvicorn, Starlette, middleware)"),
     ("starlette/", "HTTP (uvicorn, Starlette, middleware)"),
     ("cases/middleware", "HTTP (uvicorn, Starlette, middleware)"),
-    ("cases/graphql_view", "our GraphQL view (context)"),
-    ("/resolvers/", "our resolvers"),
-    ("/schema/", "our schema types"),
-    ("/models/", "our models (queries, rows)"),
+    (" (cases/graphql_view", "our GraphQL view (context)"),
+    (" (resolvers/", "our resolvers"),
+    (" (schema/", "our schema types"),
+    (" (models/", "our models (queries, rows)"),
 )
 GENERIC = (
     "asyncio/",
@@ -218,7 +218,7 @@ async def main_async(args: argparse.Namespace) -> str:
     world = await discover(conn)
     await conn.close()
     bench = run.Bench(args, world, Sources(world))
-    log = run.LOG
+    log = server.LOG
     service = server.start_uvicorn(url, 1, log, count_statements=False)
     cpu.prioritise(service.pids(), args.nice)
     sections = []

@@ -5,7 +5,9 @@ import os
 import platform
 import re
 import subprocess
+import sys
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from statistics import median
 
@@ -134,9 +136,15 @@ class Results:
     machine: dict[str, str]
     code: dict[str, str]
     dataset: dict[str, object]
+    label: str = ""
     same_json: dict[str, str] = field(default_factory=dict)
     phases: list[Phase] = field(default_factory=list)
     bulk: list[BulkRun] = field(default_factory=list)
+
+
+def progress(message: str) -> None:
+    stamp = datetime.now().strftime("%H:%M:%S")
+    print(f"[{stamp}] {message}", file=sys.stderr, flush=True)
 
 
 def machine() -> dict[str, str]:
@@ -289,7 +297,7 @@ def errors(results: Results) -> list[str]:
 def markdown(results: Results) -> str:
     m, code, d = results.machine, results.code, results.dataset
     parts = [
-        f"Run {results.started}, first measurement, before optimisation.",
+        f"Run {results.started}{', ' + results.label if results.label else ''}.",
         f"`{results.command}`",
         f"Machine: {m['nproc']} cores ({m['cpu']}), {m['memory']}, Python "
         f"{m['python']}, kernel {m['kernel']}. Code: commit {code['commit']}; "
@@ -323,6 +331,7 @@ def save(results: Results) -> Path:
 
 def update_doc(results: Results) -> None:
     block = f"{BEGIN}\n{markdown(results)}{END}"
+    DOC.parent.mkdir(parents=True, exist_ok=True)
     text = DOC.read_text() if DOC.exists() else f"# Benchmarks\n\n{BEGIN}\n{END}\n"
     if BEGIN not in text:
         text += f"\n{BEGIN}\n{END}\n"

@@ -19,9 +19,7 @@ import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime
 
 import asyncpg
 import orjson
@@ -29,9 +27,9 @@ import uvloop
 from arq.connections import ArqRedis
 from pydantic import SecretStr
 
-from bench import cpu, dataset, limit_sql, loadgen, report, server
+from bench import bulk_run, cpu, dataset, loadgen, report, server
 from bench.cpu import CpuMeter, CpuShare
-from bench.operations import BULK_CLOSE, Operation, Sources, World, discover, operations
+from bench.operations import Operation, Sources, World, discover, operations
 from bench.people import SCALES, Scale
 from cases.auth import issue_token
 from cases.migrate import upgrade
@@ -39,9 +37,8 @@ from cases.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-RUN_DATABASE = "cases_bench_run"
-BULK_TARGET = 20_000
-LOG = Path("/tmp/cases-bench-server.log")
+# Scratch database each run starts from; another name lets two runs coexist.
+RUN_DATABASE = os.environ.get("BENCH_RUN_DB", "cases_bench_run")
 SETTINGS = Settings(_env_file=None, secret_key=SecretStr(server.BENCH_SECRET))  # type: ignore[call-arg]
 # The service's engine may open pool_size + max_overflow connections per process;
 # the limit gets as many.
@@ -196,6 +193,7 @@ async def main_async(args: argparse.Namespace) -> report.Results:
         workers=args.workers,
         machine=report.machine(),
         code=report.code_state(),
+        label=args.label,
         dataset=dataset_info,
     )
     try:
@@ -203,7 +201,7 @@ async def main_async(args: argparse.Namespace) -> report.Results:
         if not args.no_compare:
             await _comparisons(bench, results, url)
         if not args.no_bulk:
-            await _bulk_close(bench, results, url)
+            await bulk_run.bulk_close(bench, results, url)
     finally:
         await arq.flushdb()
         await arq.aclose()
@@ -220,7 +218,7 @@ async def _main_phases(
         min_size=POOL_PER_PROCESS * args.workers,
         max_size=POOL_PER_PROCESS * args.workers,
     )
-    service = server.start_uvicorn(url, args.workers, LOG)
+    service = server.start_uvicorn(url, args.workers)
     try:
         for op in bench.ops:
             if op.reads:
@@ -228,7 +226,7 @@ async def _main_phases(
                     op, service, pool, arq
                 )
             for concurrency in args.concurrency:
-                _progress(f"op {op.key} c={concurrency}")
+                report.progress(f"op {op.key} c={concurrency}")
                 results.phases.append(
                     await bench.service_phase(op, service, concurrency, "service")
                 )
@@ -246,15 +244,18 @@ async def _comparisons(bench: Bench, results: report.Results, url: str) -> None:
     reads = [op for op in bench.ops if op.reads]
     other = 1 if bench.args.workers != 1 else 2
     setups = [
-        (f"uvicorn {other} worker(s)", lambda: server.start_uvicorn(url, other, LOG)),
-        ("cases serve --no-worker", lambda: server.start_cases_serve(url, LOG)),
+        (
+            f"uvicorn {other} worker(s)",
+            lambda: server.start_uvicorn(url, other, server.LOG),
+        ),
+        ("cases serve --no-worker", lambda: server.start_cases_serve(url, server.LOG)),
     ]
     for label, start in setups:
         service = start()
         try:
             for op in reads:
                 for concurrency in bench.args.concurrency:
-                    _progress(f"{label}: op {op.key} c={concurrency}")
+                    report.progress(f"{label}: op {op.key} c={concurrency}")
                     results.phases.append(
                         await bench.service_phase(op, service, concurrency, label)
                     )
@@ -262,94 +263,10 @@ async def _comparisons(bench: Bench, results: report.Results, url: str) -> None:
             service.stop()
 
 
-async def _bulk_close(bench: Bench, results: report.Results, url: str) -> None:
-    world = bench.world
-    conn = bench.admin_conn
-    assert conn is not None
-    ranges = await _bulk_ranges(conn, world)
-    service = server.start_uvicorn(url, bench.args.workers, LOG)
-    try:
-        for side, (first, last, _) in zip(
-            ("limit", "service", "limit"), ranges, strict=False
-        ):
-            _progress(f"bulkClose {side} {first}..{last}")
-            started = time.perf_counter()
-            if side == "limit":
-                updated = await conn.fetchval(
-                    limit_sql.BULK_CLOSE,
-                    world.school_id,
-                    *_instants(first, last, world.time_zone),
-                    world.admin_id,
-                )
-            else:
-                updated = await _bulk_via_service(bench, service, first, last)
-            seconds = time.perf_counter() - started
-            results.bulk.append(
-                report.BulkRun(side, str(first), str(last), updated, seconds)
-            )
-    finally:
-        service.stop()
-
-
-async def _bulk_via_service(
-    bench: Bench, service: server.Service, first: date, last: date
-) -> int:
-    conn = loadgen.HttpConnection("127.0.0.1", service.port, bench.tokens["admin"])
-    await conn.open()
-    try:
-        variables = {
-            "input": {
-                "from": first.isoformat(),
-                "to": last.isoformat(),
-                "status": "NO_FURTHER_ACTION",
-            }
-        }
-        _, _, answer = await conn.post(loadgen.graphql_body(BULK_CLOSE, variables))
-    finally:
-        await conn.close()
-    body = orjson.loads(answer)
-    if body.get("errors"):
-        raise RuntimeError(f"bulkClose failed: {body['errors']}")
-    return int(body["data"]["bulkClose"]["updatedCount"])
-
-
-def _instants(first: date, last: date, time_zone: str) -> tuple[datetime, datetime]:
-    zone = ZoneInfo(time_zone)
-    since = datetime.combine(first, datetime.min.time(), tzinfo=zone)
-    before = datetime.combine(
-        last + timedelta(days=1), datetime.min.time(), tzinfo=zone
-    )
-    return since, before
-
-
-async def _bulk_ranges(
-    conn: asyncpg.Connection, world: World
-) -> list[tuple[date, date, int]]:
-    """Consecutive day ranges from the oldest, each holding about BULK_TARGET
-    incidents a bulk close to NO_FURTHER_ACTION would change (fewer on small
-    scales: a third of what is there)."""
-    days = await conn.fetch(
-        "SELECT (occurred_at AT TIME ZONE $2)::date, count(*) FROM incidents"
-        " WHERE school_id = $1 AND status IN ('ACTIVE', 'CLOSED')"
-        " GROUP BY 1 ORDER BY 1",
-        world.school_id,
-        world.time_zone,
-    )
-    target = min(BULK_TARGET, sum(row[1] for row in days) // 3)
-    ranges, start, count = [], None, 0
-    for day, n in days:
-        start = start or day
-        count += n
-        if count >= target:
-            ranges.append((start, day, count))
-            start, count = None, 0
-    return ranges[:3]
-
-
 async def _dataset(scale: Scale, reload: bool) -> dict[str, object]:
     if not reload and await dataset.is_loaded(scale):
         return {"template": dataset.database_name(scale), "loaded": "earlier"}
-    _progress(f"loading dataset {scale.name} (one-off; later runs reuse it)")
+    report.progress(f"loading dataset {scale.name} (one-off; later runs reuse it)")
     loaded = await dataset.load_dataset(scale)
     dataset.print_report(loaded)
     info: dict[str, object] = {"template": loaded.database}
@@ -383,14 +300,6 @@ async def _check_redis(arq: ArqRedis) -> None:
             )
 
 
-def _progress(message: str) -> None:
-    print(
-        f"[{datetime.now().strftime('%H:%M:%S')}] {message}",
-        file=sys.stderr,
-        flush=True,
-    )
-
-
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bench.run")
     parser.add_argument("--scale", choices=sorted(SCALES), default="full")
@@ -416,6 +325,7 @@ def _parser() -> argparse.ArgumentParser:
         "workers, the PostgreSQL backends of the bench database), e.g. -10 on a "
         "machine shared with other work; 0 leaves priorities alone",
     )
+    parser.add_argument("--label", default="", help='e.g. "after one-statement reads"')
     parser.add_argument("--no-compare", action="store_true")
     parser.add_argument("--no-bulk", action="store_true")
     parser.add_argument("--no-doc", action="store_true", help="leave docs/ alone")

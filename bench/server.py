@@ -17,6 +17,7 @@ REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
 # Nothing listens here: with --no-worker the API never sends mail itself.
 SMTP_URL = "smtp://127.0.0.1:2525"
 STARTUP_TIMEOUT_S = 30.0
+LOG = Path("/tmp/cases-bench-server.log")
 
 
 def free_port() -> int:
@@ -75,7 +76,7 @@ def _is_python(pid: int) -> bool:
 
 
 def start_uvicorn(
-    database_url: str, workers: int, log: Path, count_statements: bool = True
+    database_url: str, workers: int, log: Path = LOG, count_statements: bool = True
 ) -> Service:
     port = free_port()
     command = [
@@ -108,7 +109,7 @@ def start_uvicorn(
     )
 
 
-def start_cases_serve(database_url: str, log: Path) -> Service:
+def start_cases_serve(database_url: str, log: Path = LOG) -> Service:
     port = free_port()
     command = [
         sys.executable,

@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     app_url: str = "http://127.0.0.1:8000"
     mail_from: str = "Safeguarding Cases <cases@localhost>"
 
-    db_pool_size: int = 10
+    db_pool_size: int = 20
     db_max_overflow: int = 10
     # Introspection and GraphiQL default to on in development only.
     graphiql: bool | None = None
