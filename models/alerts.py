@@ -121,10 +121,6 @@ async def pending_alert_ids(
     return list((await conn.execute(statement)).scalars())
 
 
-# Built once: every alert runs these, and building them costs more than
-# running them.
-
-
 def _pending_row() -> Any:
     return and_(
         AlertOutbox.id == bindparam("outbox_id"),
@@ -196,6 +192,8 @@ def _claim() -> Select[Any]:
     )
 
 
+# Built once, at import: every alert runs these, and building a statement
+# takes more of the worker's time than running it.
 _COUNT_ATTEMPT = _count_attempt()
 _CLAIM = _claim()
 _RECORD_FAILURE = (

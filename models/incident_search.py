@@ -11,6 +11,7 @@ students and categories on their link tables' indexes.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.elements import UnaryExpression
 
 from models.incident import (
     Incident,
@@ -160,7 +162,7 @@ _PAGE_COLUMNS = [
     literal_column(f"incidents.{column.key}", type_=column.type)
     for column in INCIDENT_COLUMNS
 ]
-_PAGE_ORDER = [
+_PAGE_ORDER: list[UnaryExpression[Any]] = [
     literal_column("incidents.occurred_at").desc(),
     literal_column("incidents.id").desc(),
 ]

@@ -2,6 +2,7 @@
 
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -86,7 +87,7 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     plain = message.get_body(("plain",))
     html = message.get_body(("html",))
     assert plain is not None and html is not None
-    return plain.get_content(), html.get_content()  # type: ignore[attr-defined]
+    return plain.get_content(), html.get_content()
 
 
 async def add_key_user(db: AsyncEngine, name: str, email: str) -> None:
@@ -155,6 +156,22 @@ async def test_line_breaks_in_a_name_add_no_header(
     assert message["To"] == '"Eve Bcc: spy@evil.example" <eve@primary.example>'
 
 
+async def test_alerts_of_one_run_reach_each_assignee(
+    api: Api, settings: Settings, inbox: MailCatcher
+) -> None:
+    for assignee in (DEPUTY, DSL, DEPUTY):
+        await assign_to(api, ADMIN, assignee)
+
+    await run_worker(settings)
+
+    received = sorted(message["Subject"] for message in inbox.messages)
+    assert received == [
+        f"Incident {number} assigned to you - Demo Primary" for number in (1, 2, 3)
+    ]
+    recipients = sorted(message["X-RcptTo"] for message in inbox.messages)
+    assert recipients == [DEPUTY, DEPUTY, DSL]
+
+
 async def test_self_assignment_sends_nothing(
     api: Api, settings: Settings, inbox: MailCatcher, db: AsyncEngine
 ) -> None:
@@ -185,6 +202,17 @@ async def redis_down(
         server.stop()
 
 
+async def assign_with_app_of(settings: Settings, email: str, assignee: str) -> None:
+    """Assign through an API instance of its own, built with these settings."""
+    app = create_app(settings)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://cases.test") as client,
+    ):
+        await assign_to(Api(client, settings, []), email, assignee)
+
+
 async def test_sweep_sends_alert_committed_while_redis_was_down(
     api: Api,
     inbox: MailCatcher,
@@ -193,13 +221,7 @@ async def test_sweep_sends_alert_committed_while_redis_was_down(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     server, down = redis_down
-    app = create_app(down)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://cases.test") as client,
-    ):
-        await assign_to(Api(client, down, []), DSL, DEPUTY)
+    await assign_with_app_of(down, DSL, DEPUTY)
     assert "not enqueued (ConnectionError)" in caplog.text
     [row] = await outbox(db)
     assert (row["state"], row["attempts"]) == ("PENDING", 0)
@@ -221,13 +243,7 @@ async def test_sweep_leaves_young_rows_to_their_enqueue(
     redis_down: tuple[EmbeddedRedis, Settings],
 ) -> None:
     server, down = redis_down
-    app = create_app(down)
-    transport = httpx.ASGITransport(app=app)
-    async with (
-        app.router.lifespan_context(app),
-        httpx.AsyncClient(transport=transport, base_url="http://cases.test") as client,
-    ):
-        await assign_to(Api(client, down, []), DSL, DEPUTY)
+    await assign_with_app_of(down, DSL, DEPUTY)
     server.start()
 
     await run_worker(down)
@@ -316,11 +332,28 @@ async def test_refused_connection_is_retried_then_fails(
 
 
 def _closed_port() -> int:
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+async def test_attempts_that_died_still_use_up_tries(
+    api: Api, settings: Settings, inbox: MailCatcher, db: AsyncEngine
+) -> None:
+    await assign_to(api, DSL, DEPUTY)
+    # As left by attempts killed between their count and their outcome.
+    async with db.begin() as conn:
+        await conn.execute(
+            text("UPDATE alert_outbox SET attempts = :n"),
+            {"n": settings.alert_max_tries},
+        )
+
+    await run_worker(settings)
+
+    assert inbox.messages == []
+    [row] = await outbox(db)
+    assert (row["state"], row["last_error"]) == ("FAILED", "attempts exhausted")
+    assert await alert_events(db) == ["ALERT_FAILED"]
 
 
 async def test_same_job_run_twice_sends_one(

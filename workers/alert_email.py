@@ -52,7 +52,7 @@ def render_alert(
     """multipart/alternative: plain text, then HTML, both quoted-printable.
 
     Composed here rather than with the stdlib's `email` classes, whose header
-    parsing and folding took half a worker's CPU per alert (bench/alerts.py).
+    parsing and folding took nearly half a worker's CPU per alert (bench/alerts.py).
     The structure is fixed and small; tests parse the result with the stdlib.
     Every text from the database goes through _one_line, so a line break in
     a name cannot start a header of its own.

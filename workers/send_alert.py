@@ -28,7 +28,7 @@ from models.alerts import (
 from models.history import EventKind
 from models.outbox import OutboxState
 from workers.alert_email import render_alert
-from workers.smtp import DeliveryFailed, SmtpServer, deliver
+from workers.smtp import DeliveryFailed, SmtpSessions
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,11 @@ async def _run_attempt(ctx: dict[str, Any], outbox_id: int) -> _Outcome | None:
     if attempts is None:
         logger.debug("alert %s is done or held by another worker", outbox_id)
         return None
+    # The row lock, and with it a pooled connection, is held while the SMTP
+    # server answers: up to ALERT_CONCURRENCY connections per worker, each for
+    # as long as a hanging server takes to time out. A lease column (claimed
+    # until) would free the connection, at the price of a schema change and a
+    # lease that can expire under a slow send.
     async with engine.begin() as conn:
         alert = await claim_alert(conn, outbox_id)
         if alert is None:
@@ -83,7 +88,7 @@ async def _run_attempt(ctx: dict[str, Any], outbox_id: int) -> _Outcome | None:
 
 
 async def _attempt(
-    conn: AsyncConnection, alert: Alert, settings: Settings, smtp: SmtpServer
+    conn: AsyncConnection, alert: Alert, settings: Settings, smtp: SmtpSessions
 ) -> _Outcome:
     reason = skip_reason(alert)
     if reason is not None:
@@ -94,16 +99,15 @@ async def _attempt(
         # Only attempts that died before recording their outcome get here.
         return await _give_up(conn, alert, "attempts exhausted")
     if not alert.recipient_email.isascii():
-        # Such an address needs SMTPUTF8, which this sender does not speak.
+        # Such an address needs SMTPUTF8, which this sender does not speak:
+        # its owner gets no alert, and the history shows ALERT_FAILED.
         return await _give_up(conn, alert, "address needs SMTPUTF8")
 
     email = render_alert(
         alert, app_url=settings.app_url, mail_from=settings.mail_from, at=clock.now()
     )
     try:
-        await deliver(
-            smtp, email.sender, email.recipient, email.content, settings.smtp_timeout_s
-        )
+        await smtp.send(email.sender, email.recipient, email.content)
     except DeliveryFailed as failure:
         return await _failed(conn, alert, failure, settings)
 

@@ -21,7 +21,7 @@ from cases.settings import Settings
 from workers.jobs import SEND_ALERT
 from workers.outbox_sweep import sweep_outbox
 from workers.send_alert import send_alert
-from workers.smtp import smtp_server_from_url
+from workers.smtp import SmtpSessions, smtp_server_from_url
 
 # aiosmtplib's timeout bounds each step (connect, EHLO, MAIL, RCPT, DATA...),
 # not the whole send; arq's timeout is only the backstop above them all.
@@ -48,7 +48,8 @@ def build_worker(settings: Settings, *, burst: bool = False) -> Worker:
         on_shutdown=_shutdown,
         ctx={
             "settings": settings,
-            "smtp": smtp_server_from_url(settings.smtp_url),
+            # Parsed here, so a bad SMTP_URL fails before the worker starts.
+            "smtp_server": smtp_server_from_url(settings.smtp_url),
             # Alert attempts still running; shutdown lets them finish.
             "in_flight": set(),
         },
@@ -101,7 +102,8 @@ def _schedule(interval_s: int) -> tuple[set[int] | None, set[int]]:
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     local_hostname = await asyncio.to_thread(socket.getfqdn)
-    ctx["smtp"] = replace(ctx["smtp"], local_hostname=local_hostname)
+    server = replace(ctx["smtp_server"], local_hostname=local_hostname)
+    ctx["smtp"] = SmtpSessions(server, settings.smtp_timeout_s)
     # A connection per concurrent alert, and one for the sweep.
     ctx["engine"] = make_engine(settings, pool_size=settings.alert_concurrency + 1)
 
@@ -109,6 +111,8 @@ async def _startup(ctx: dict[str, Any]) -> None:
 async def _shutdown(ctx: dict[str, Any]) -> None:
     # Bounded by the SMTP timeouts; their outcomes are committed and logged.
     await asyncio.gather(*ctx["in_flight"], return_exceptions=True)
+    if "smtp" in ctx:
+        await ctx.pop("smtp").close()
     engine = ctx.pop("engine", None)
     if engine is not None:
         await engine.dispose()
