@@ -31,19 +31,26 @@ def _domain(school: str) -> str:
     return "primary.example" if school == "Demo Primary" else "academy.example"
 
 
-async def add_incident(
-    api: Api,
-    email: str = "teacher@primary.example",
-    school: str = "Demo Primary",
-    **overrides: Any,
+async def incident_input(
+    api: Api, school: str = "Demo Primary", **overrides: Any
 ) -> dict[str, Any]:
+    """A valid AddIncidentInput for the school, with `overrides` applied."""
     ids = await directory(api, school)
-    payload = {
+    return {
         "studentIds": ids["students"][:1],
         "categoryIds": ids["categories"][:1],
         "description": "Seen upset at break; said older pupils took lunch money.",
         "occurredAt": "2026-11-20T10:15:00+00:00",
         **overrides,
     }
+
+
+async def add_incident(
+    api: Api,
+    email: str = "teacher@primary.example",
+    school: str = "Demo Primary",
+    **overrides: Any,
+) -> dict[str, Any]:
+    payload = await incident_input(api, school, **overrides)
     answer = await api.as_user(email, ADD, {"input": payload}, school=school)
     return answer.data["addIncident"]["incident"]

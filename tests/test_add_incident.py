@@ -1,6 +1,8 @@
+from typing import Any
+
 import pytest
 
-from tests.fixtures import ADD, add_incident, directory, user_id
+from tests.fixtures import ADD, add_incident, directory, incident_input, user_id
 from tests.graphql import Api
 
 COUNT = "{ incidents(first: 100) { totalCount } }"
@@ -54,16 +56,9 @@ async def test_added_incident_history_starts_with_added(api: Api) -> None:
     ],
 )
 async def test_bad_input_is_refused_and_writes_nothing(
-    api: Api, field: str, overrides: dict[str, object]
+    api: Api, field: str, overrides: dict[str, Any]
 ) -> None:
-    ids = await directory(api)
-    payload = {
-        "studentIds": ids["students"][:1],
-        "categoryIds": ids["categories"][:1],
-        "description": "Upset at lunch.",
-        "occurredAt": "2026-11-20T10:15:00+00:00",
-        **overrides,
-    }
+    payload = await incident_input(api, **overrides)
     answer = await api.as_user("teacher@primary.example", ADD, {"input": payload})
     assert answer.code == "BAD_USER_INPUT"
     assert answer.error["extensions"]["field"] == field
@@ -92,13 +87,7 @@ async def test_ids_of_another_school_are_refused(api: Api) -> None:
 
 
 async def test_date_time_without_offset_is_refused(api: Api) -> None:
-    ids = await directory(api)
-    payload = {
-        "studentIds": ids["students"][:1],
-        "categoryIds": ids["categories"][:1],
-        "description": "Upset at lunch.",
-        "occurredAt": "2026-11-20T10:15:00",
-    }
+    payload = await incident_input(api, occurredAt="2026-11-20T10:15:00")
     answer = await api.as_user("teacher@primary.example", ADD, {"input": payload})
     assert answer.code == "BAD_USER_INPUT"
     assert await _count(api) == 0
@@ -110,14 +99,7 @@ async def test_staff_cannot_set_status_or_assignee(
 ) -> None:
     if overrides.get("assignedToId") == "me":
         overrides = {"assignedToId": await user_id(api, "dsl@primary.example")}
-    ids = await directory(api)
-    payload = {
-        "studentIds": ids["students"][:1],
-        "categoryIds": ids["categories"][:1],
-        "description": "Upset at lunch.",
-        "occurredAt": "2026-11-20T10:15:00+00:00",
-        **overrides,
-    }
+    payload = await incident_input(api, **overrides)
     answer = await api.as_user("teacher@primary.example", ADD, {"input": payload})
     assert answer.code == "FORBIDDEN"
     assert await _count(api) == 0

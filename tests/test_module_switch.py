@@ -2,7 +2,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from tests.fixtures import add_incident, user_id
+from tests.fixtures import ADD, add_incident, incident_input, user_id
 from tests.graphql import Api
 
 
@@ -72,15 +72,6 @@ async def test_recording_and_reading_continue_when_off(
 async def test_add_with_assignment_refused_when_off(api: Api, db: AsyncEngine) -> None:
     dsl = await user_id(api, "dsl@primary.example")
     await _switch(db, False)
-    from tests.fixtures import ADD, directory
-
-    ids = await directory(api)
-    payload = {
-        "studentIds": ids["students"][:1],
-        "categoryIds": ids["categories"][:1],
-        "description": "Upset at lunch.",
-        "occurredAt": "2026-11-20T10:15:00+00:00",
-        "assignedToId": dsl,
-    }
+    payload = await incident_input(api, assignedToId=dsl)
     answer = await api.as_user("admin@primary.example", ADD, {"input": payload})
     assert answer.code == "MODULE_DISABLED"
