@@ -8,7 +8,7 @@ latest activity on ix_incidents_school_activity, text on ix_incidents_search,
 students and categories on their link tables' indexes.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -18,6 +18,7 @@ from sqlalchemy import (
     Select,
     SQLColumnExpression,
     and_,
+    bindparam,
     exists,
     func,
     literal_column,
@@ -26,7 +27,7 @@ from sqlalchemy import (
     tuple_,
 )
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.elements import UnaryExpression
+from sqlalchemy.sql.elements import BindParameter, UnaryExpression
 
 from models.incident import (
     Incident,
@@ -38,7 +39,7 @@ from models.incident_details import detail_columns, to_view
 from models.reads import INCIDENT_COLUMNS
 from models.rows import IncidentView
 from models.school import Membership
-from models.text_search import TextQuery, text_condition
+from models.text_search import TextQuery, text_condition, text_params
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,9 +71,9 @@ def _range(
 ) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if scope.since is not None:
-        conditions.append(column >= scope.since)
+        conditions.append(column >= bindparam("since", scope.since))
     if scope.before is not None:
-        conditions.append(column < scope.before)
+        conditions.append(column < bindparam("before", scope.before))
     return conditions
 
 
@@ -87,7 +88,7 @@ def _date_condition(scope: IncidentScope) -> list[ColumnElement[bool]]:
 def _assignment_condition(scope: IncidentScope) -> list[ColumnElement[bool]]:
     options: list[ColumnElement[bool]] = []
     if scope.assignee_ids:
-        options.append(Incident.assignee_id.in_(scope.assignee_ids))
+        options.append(Incident.assignee_id.in_(_many("assignee_ids", scope)))
     if scope.unassigned:
         options.append(Incident.assignee_id.is_(None))
     return [or_(*options)] if options else []
@@ -100,7 +101,7 @@ def _linked_to_any(scope: IncidentScope) -> list[ColumnElement[bool]]:
         conditions.append(
             exists().where(
                 students.incident_id == Incident.id,
-                students.student_id.in_(scope.student_ids),
+                students.student_id.in_(_many("student_ids", scope)),
             )
         )
     if scope.category_ids:
@@ -108,20 +109,27 @@ def _linked_to_any(scope: IncidentScope) -> list[ColumnElement[bool]]:
         conditions.append(
             exists().where(
                 categories.incident_id == Incident.id,
-                categories.category_id.in_(scope.category_ids),
+                categories.category_id.in_(_many("category_ids", scope)),
             )
         )
     return conditions
 
 
+def _many(name: str, scope: IncidentScope) -> BindParameter[Any]:
+    return bindparam(name, list(getattr(scope, name)), expanding=True)
+
+
 def conditions(scope: IncidentScope) -> list[ColumnElement[bool]]:
     """The WHERE clause of both the page and the count: every part ANDed."""
-    where: list[ColumnElement[bool]] = [Incident.school_id == scope.school_id]
+    school: BindParameter[int] = bindparam("school_id", scope.school_id)
+    where: list[ColumnElement[bool]] = [Incident.school_id == school]
     if scope.added_by_id is not None:
-        where.append(Incident.added_by_id == scope.added_by_id)
+        where.append(
+            Incident.added_by_id == bindparam("added_by_id", scope.added_by_id)
+        )
     where += _assignment_condition(scope)
     if scope.statuses:
-        where.append(Incident.status.in_(scope.statuses))
+        where.append(Incident.status.in_(_many("statuses", scope)))
     where += _date_condition(scope)
     if scope.text is not None:
         where.append(text_condition(scope.text))
@@ -135,8 +143,12 @@ def page_statement(scope: IncidentScope, first: int, after: Cursor | None) -> Se
     """
     statement = select(*INCIDENT_COLUMNS).where(*conditions(scope))
     if after is not None:
+        cursor: tuple[BindParameter[Any], ...] = (
+            bindparam("after_at", after[0]),
+            bindparam("after_id", after[1]),
+        )
         statement = statement.where(
-            tuple_(Incident.occurred_at, Incident.id) < tuple_(*after)
+            tuple_(Incident.occurred_at, Incident.id) < tuple_(*cursor)
         )
     order = (Incident.occurred_at.desc(), Incident.id.desc())
     return statement.order_by(*order).limit(first + 1)
@@ -168,6 +180,87 @@ _PAGE_ORDER: list[UnaryExpression[Any]] = [
 ]
 
 
+# Statements by shape (which conditions are present), run with the values of each
+# request as parameters: building a statement and its cache key costs more than
+# running it. Shapes are few; the bound stops a pathological client growing it.
+_STATEMENTS: dict[tuple[Any, ...], Select[Any]] = {}
+_MAX_SHAPES = 512
+
+
+def _shape(scope: IncidentScope) -> tuple[Any, ...]:
+    text = scope.text
+    return (
+        scope.added_by_id is not None,
+        bool(scope.assignee_ids),
+        scope.unassigned,
+        bool(scope.statuses),
+        scope.since is not None,
+        scope.before is not None,
+        scope.include_latest_activity,
+        None if text is None else (bool(text.words), len(text.phrases)),
+        bool(scope.student_ids),
+        bool(scope.category_ids),
+    )
+
+
+def _params(scope: IncidentScope) -> dict[str, Any]:
+    params: dict[str, Any] = {"school_id": scope.school_id}
+    optional = {
+        "added_by_id": scope.added_by_id,
+        "since": scope.since,
+        "before": scope.before,
+    }
+    params.update(
+        {name: value for name, value in optional.items() if value is not None}
+    )
+    for name in ("assignee_ids", "statuses", "student_ids", "category_ids"):
+        if getattr(scope, name):
+            params[name] = list(getattr(scope, name))
+    if scope.text is not None:
+        params.update(text_params(scope.text))
+    return params
+
+
+def _cached(
+    key: tuple[Any, ...], build: Callable[[], Select[Any]], params: dict[str, Any]
+) -> Select[Any]:
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = build()
+        _check_bound(statement, params)
+        if len(_STATEMENTS) >= _MAX_SHAPES:
+            _STATEMENTS.clear()
+        _STATEMENTS[key] = statement
+    return statement
+
+
+def _check_bound(statement: Select[Any], params: dict[str, Any]) -> None:
+    """Every per-request value must come from `params`, never from the request
+    that built the cached statement: a stale school id would cross tenants."""
+    named = {
+        name
+        for name in statement.compile().params
+        if name in params or name.split("_")[0] in _REQUEST_VALUES
+    }
+    if named != set(params):
+        raise RuntimeError(f"cached statement binds {named}, request gives {params}")
+
+
+_REQUEST_VALUES = {
+    "school",
+    "added",
+    "since",
+    "before",
+    "assignee",
+    "statuses",
+    "student",
+    "category",
+    "words",
+    "phrase",
+    "after",
+}
+
+
 async def incident_page(
     conn: AsyncConnection,
     scope: IncidentScope,
@@ -177,14 +270,25 @@ async def incident_page(
     with_history: bool = False,
 ) -> tuple[list[IncidentView], bool]:
     """Up to `first` incidents after the cursor, and whether more follow."""
-    statement = page_with_details(scope, first, after, with_history=with_history)
-    result = await conn.execute(statement)
+    key = ("page", _shape(scope), first, after is not None, with_history)
+    params = _params(scope)
+    if after is not None:
+        params.update(after_at=after[0], after_id=after[1])
+    statement = _cached(
+        key,
+        lambda: page_with_details(scope, first, after, with_history=with_history),
+        params,
+    )
+    result = await conn.execute(statement, params)
     rows = [to_view(row, with_history=with_history) for row in result]
     return rows[:first], len(rows) > first
 
 
 async def incident_count(conn: AsyncConnection, scope: IncidentScope) -> int:
-    return (await conn.execute(count_statement(scope))).scalar_one()
+    params = _params(scope)
+    key = ("count", _shape(scope))
+    statement = _cached(key, lambda: count_statement(scope), params)
+    return (await conn.execute(statement, params)).scalar_one()
 
 
 async def unknown_members(

@@ -17,7 +17,16 @@ from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
-from sqlalchemy import ColumnElement, SQLColumnExpression, and_, func, literal, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    SQLColumnExpression,
+    and_,
+    bindparam,
+    func,
+    literal,
+    select,
+)
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -53,8 +62,12 @@ def _tsquery(query: TextQuery) -> ColumnElement[Any]:
     config = literal(SEARCH_CONFIG).cast(REGCONFIG())
     parts: list[ColumnElement[Any]] = []
     if query.words:
-        parts.append(func.plainto_tsquery(config, _fold(query.words)))
-    parts.extend(func.phraseto_tsquery(config, _fold(p)) for p in query.phrases)
+        words: BindParameter[str] = bindparam("words", query.words)
+        parts.append(func.plainto_tsquery(config, _fold(words)))
+    parts.extend(
+        func.phraseto_tsquery(config, _fold(_phrase(n, phrase)))
+        for n, phrase in enumerate(query.phrases)
+    )
     return reduce(lambda left, right: left.op("&&")(right), parts)
 
 
@@ -77,10 +90,24 @@ def text_condition(query: TextQuery) -> ColumnElement[bool]:
     # "% older pupils %" match whole words only.
     padded = literal(" ") + _fold(Incident.description) + literal(" ")
     conditions.extend(
-        padded.ilike(literal("% ") + func.btrim(_fold(phrase)) + literal(" %"))
-        for phrase in query.phrases
+        padded.ilike(
+            literal("% ") + func.btrim(_fold(_phrase(n, phrase))) + literal(" %")
+        )
+        for n, phrase in enumerate(query.phrases)
     )
     return and_(*conditions)
+
+
+def text_params(query: TextQuery) -> dict[str, str]:
+    """Values for the named parameters of text_condition's statement."""
+    params = {f"phrase_{n}": phrase for n, phrase in enumerate(query.phrases)}
+    if query.words:
+        params["words"] = query.words
+    return params
+
+
+def _phrase(n: int, phrase: str) -> BindParameter[str]:
+    return bindparam(f"phrase_{n}", phrase)
 
 
 def _fold(value: str | SQLColumnExpression[str]) -> ColumnElement[str]:
