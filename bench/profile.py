@@ -106,7 +106,8 @@ def parse_raw(path: Path) -> Counter[str]:
     samples: Counter[str] = Counter()
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
-        if stack:
+        # A frame name can hold a line break, which splits its sample in two.
+        if stack and count.isdigit():
             samples[stack] += int(count)
     return samples
 
