@@ -496,3 +496,24 @@ async def test_audit_record_refuses_update_and_delete(
                 await conn.execute(text(statement))
 
     assert len(await audit(db)) == 1
+
+
+async def test_staff_management_stays_within_the_school(api: Api) -> None:
+    academy = "Demo Academy"
+    theirs = await user_id(api, DSL)
+    listed = await api.as_user("admin@academy.example", STAFF, school=academy)
+    emails = {member["email"] for member in listed.data["staff"]}
+    assert DSL not in emails and "dsl@academy.example" in emails
+    attempts = [
+        (CHANGE_ROLE, {"userId": theirs, "role": "STAFF", "handoverToId": None}),
+        (REMOVE, {"userId": theirs, "handoverToId": None}),
+        (REASSIGN, {"fromUserId": theirs}),
+    ]
+    for mutation, variables in attempts:
+        answer = await api.as_user(
+            "admin@academy.example", mutation, {"input": variables}, school=academy
+        )
+        assert answer.code in ("BAD_USER_INPUT", "NOT_FOUND"), answer.body
+    ours = await api.as_user(ADMIN, STAFF)
+    dsl = next(m for m in ours.data["staff"] if m["email"] == DSL)
+    assert dsl["role"] == "KEY_USER" and dsl["hasLeft"] is False
