@@ -29,6 +29,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from models.base import Base
 from models.incident import Incident, IncidentStatus
 from models.outbox import AlertOutbox
+from models.rows import encode_id
 from models.school import KEY_ROLES, Category, Membership, Role, User
 
 ROLE_TYPE = Enum(Role, name="role", native_enum=False, length=16)
@@ -85,6 +86,10 @@ class StaffRow:
     role: Role
     has_left: bool
     active_assigned_count: int
+
+    @property
+    def global_id(self) -> str:
+        return encode_id("User", self.id)
 
 
 @dataclass(slots=True, frozen=True)

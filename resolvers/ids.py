@@ -3,10 +3,7 @@
 import base64
 import binascii
 
-from models.rows import encode_id
 from resolvers.errors import BadUserInput, NotFound
-
-__all__ = ["decode_any", "decode_id", "decode_ids", "decode_target_id", "encode_id"]
 
 
 def decode_any(global_id: str) -> tuple[str, int] | None:

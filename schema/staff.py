@@ -6,10 +6,8 @@ from strawberry.types import Info
 from strawberry.types.unset import UNSET
 
 from models.school import Role as RoleValue
-from models.staff import StaffRow
 from resolvers import categories, reassign_cases
 from resolvers import staff as staff_resolvers
-from resolvers.ids import encode_id
 from resolvers.reassign_cases import HandoverTo
 from schema.enums import Role
 from schema.student import Category
@@ -22,6 +20,7 @@ HANDOVER_DESCRIPTION = (
 
 @strawberry.type(description="A member of the school, current or former.")
 class StaffMember:
+    global_id: strawberry.ID = strawberry.field(name="id", description="Their User id.")
     name: str
     email: str
     role: Role = strawberry.field(description="For a former member, the role they had.")
@@ -29,10 +28,6 @@ class StaffMember:
     active_assigned_count: int = strawberry.field(
         description="ACTIVE incidents assigned to them."
     )
-
-    @strawberry.field(description="Their User id.")
-    def id(root: StaffRow) -> strawberry.ID:
-        return strawberry.ID(encode_id("User", root.id))
 
 
 @strawberry.input

@@ -23,8 +23,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from models.history import IncidentEvent
 from models.incident import Incident
 from models.outbox import AlertOutbox
+from models.rows import encode_id
 from models.school import KEY_ROLES, Category, Membership, Role, School, Student, User
-from resolvers.ids import decode_any, encode_id
+from resolvers.ids import decode_any
 from tests.fixtures import add_incident
 from tests.graphql import Answer, Api
 
