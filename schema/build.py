@@ -23,6 +23,7 @@ from strawberry.types import ExecutionContext
 
 from cases.settings import Settings
 from schema.errors import NUL_MESSAGE, ErrorCodes
+from schema.execution import PlainFieldsExecutor
 from schema.incident_types import Incident
 from schema.mutation import Mutation
 from schema.people import School, User
@@ -84,6 +85,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
         types=[Incident, Student, Category, User, School],
         config=StrawberryConfig(scalar_map=SCALAR_MAP),
         extensions=_extensions(settings),
+        execution_context_class=PlainFieldsExecutor,
     )
 
 

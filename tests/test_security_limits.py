@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from redis.asyncio import Redis
 from strawberry.extensions import parser_cache, validation_cache
 
 from cases.app import create_app
@@ -212,6 +213,30 @@ async def test_rate_limit_holds_across_api_processes(
         assert (await _post(second, api, "dsl@primary.example")).status_code == 200
         refused = await _post(first, api, "dsl@primary.example")
     assert refused.status_code == 429
+
+
+async def test_rate_limit_leases_never_exceed_budget_across_processes(
+    api: Api, settings: Settings
+) -> None:
+    clock.freeze(datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC))
+    limited = _variant(settings, rate_limit_per_minute=100)  # leases of 2
+    admitted = 0
+    async with _serving(limited) as first, _serving(limited) as second:
+        for _ in range(60):
+            for client in (first, second):
+                answer = await _post(client, api, "dsl@primary.example")
+                admitted += answer.status_code == 200
+    redis = Redis.from_url(settings.redis_url)  # type: ignore[arg-type]
+    try:
+        keys = await redis.keys("cases:rate:*")
+        reserved = [int(await redis.get(key) or 0) for key in keys]
+    finally:
+        await redis.aclose()
+    # Each process may strand at most one unused lease when the budget runs out.
+    assert 100 - 2 <= admitted <= 100
+    # A round trip reserves 2: 50 leases admitted the 100 and each of the 20
+    # refusals asked again, about 70 round trips for 120 requests, not 120.
+    assert len(reserved) == 1 and 100 <= reserved[0] <= 150
 
 
 async def test_rate_limit_fails_open_without_redis(
