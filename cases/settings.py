@@ -31,7 +31,11 @@ class Settings(BaseSettings):
     mail_from: str = "Safeguarding Cases <cases@localhost>"
 
     db_pool_size: int = 20
-    db_max_overflow: int = 10
+    # Beyond the pool a request waits for a connection rather than opening one:
+    # a new PostgreSQL session costs more CPU than most requests do, and under
+    # load overflow connections were opened and closed hundreds of times a
+    # second.
+    db_max_overflow: int = 0
     # Introspection and GraphiQL default to on in development only.
     graphiql: bool | None = None
     cors_origins: list[str] = Field(default_factory=list)
@@ -57,6 +61,9 @@ class Settings(BaseSettings):
     worker_poll_delay_s: float = 0.05
 
     log_level: str = "INFO"
+    # Hot read documents answered by one SQL statement (schema/compiled.py);
+    # off, every request goes through Strawberry's ordinary execution.
+    compiled_reads: bool = True
 
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> "Settings":

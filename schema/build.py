@@ -22,6 +22,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from cases.settings import Settings
+from schema.compiled import Compiler
 from schema.errors import NUL_MESSAGE, ErrorCodes
 from schema.execution import PlainFieldsExecutor
 from schema.incident_types import Incident
@@ -77,6 +78,16 @@ class NoNulInStrings(ASTValidationRule):
             self.report_error(GraphQLError(NUL_MESSAGE, node, extensions=extensions))
 
 
+def build_compiler(settings: Settings, built: strawberry.Schema) -> Compiler:
+    """The compiled-read path over `built`, with the same document limits."""
+    return Compiler(
+        built._schema,
+        validation_rules(settings),
+        max_tokens=settings.max_query_tokens,
+        max_documents=DOCUMENT_CACHE_SIZE,
+    )
+
+
 def build_schema(settings: Settings | None = None) -> strawberry.Schema:
     settings = settings or Settings()
     return CasesSchema(
@@ -90,7 +101,7 @@ def build_schema(settings: Settings | None = None) -> strawberry.Schema:
 
 
 def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type]:
-    rules = _validation_rules(settings)
+    rules = validation_rules(settings)
     max_tokens = settings.max_query_tokens
     # Factories, so every request gets fresh extension instances.
     return [
@@ -102,7 +113,7 @@ def _extensions(settings: Settings) -> list[Callable[[], SchemaExtension] | type
     ]
 
 
-def _validation_rules(settings: Settings) -> Sequence[type[ASTValidationRule]]:
+def validation_rules(settings: Settings) -> Sequence[type[ASTValidationRule]]:
     """The rule classes, made once: ValidationCache keys on them, and the limiter
     extensions make a new class per instance, so per-request limiter instances
     would turn every lookup into a miss."""
