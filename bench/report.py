@@ -304,7 +304,8 @@ def markdown(results: Results) -> str:
         f"uncommitted changes outside bench/: {code['uncommitted outside bench/']}.",
         f"Dataset: scale {results.scale}; "
         + "; ".join(f"{k} {v}" for k, v in d.items()),
-        f"Service: uvicorn, {results.workers} worker process(es), uvloop + httptools.",
+        f"Service: uvicorn, {results.workers} process(es), uvloop + httptools"
+        + (", one SO_REUSEPORT socket each." if results.workers > 1 else "."),
         "Same JSON from service and limit (checked before measuring): "
         + ", ".join(f"op {k}: {v}" for k, v in results.same_json.items()),
         table(results),

@@ -78,27 +78,37 @@ def _is_python(pid: int) -> bool:
 def start_uvicorn(
     database_url: str, workers: int, log: Path = LOG, count_statements: bool = True
 ) -> Service:
+    """One uvicorn process, or several with a socket each (bench/reuseport.py)."""
     port = free_port()
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "bench.app_factory:create",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--no-access-log",
-        "--log-level",
-        "warning",
-        "--lifespan",
-        "on",
-        "--timeout-graceful-shutdown",
-        "10",
-    ]
+    if workers > 1:
+        command = [
+            sys.executable,
+            "-m",
+            "bench.reuseport",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ]
+    else:
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "bench.app_factory:create",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--log-level",
+            "warning",
+            "--lifespan",
+            "on",
+            "--timeout-graceful-shutdown",
+            "10",
+        ]
     return _start(
         "uvicorn",
         workers,
