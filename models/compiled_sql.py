@@ -344,13 +344,57 @@ def viewer_user(selection: Selection) -> str:
 
 
 def statement(
-    ctes: list[str], roots: list[tuple[str, str]], *, needs_cases: bool
+    ctes: list[str],
+    roots: list[tuple[str, str]],
+    *,
+    needs_cases: bool,
+    guards: list[str],
 ) -> str:
     """The whole statement: NULL unless the viewer is a current member (and,
-    when `needs_cases`, the school has the module on)."""
-    guard = "EXISTS (SELECT 1 FROM viewer)"
+    when `needs_cases`, the school has the module on) and every guard holds."""
+    member = "EXISTS (SELECT 1 FROM viewer)"
     if needs_cases:
-        guard = "(SELECT cases_enabled FROM viewer)"
+        member = "(SELECT cases_enabled FROM viewer)"
+    condition = " AND ".join([member, *guards])
     with_clause = ",\n    ".join([_VIEWER, *ctes])
     return f"""WITH {with_clause}
-SELECT CASE WHEN {guard} THEN {json_object(roots)}::text END"""
+SELECT CASE WHEN {condition} THEN {json_object(roots)}::text END"""
+
+
+def _in_list(params: Params, values: list[Any]) -> str:
+    return ", ".join(params.add(value) for value in values)
+
+
+def assignment_condition(params: Params, assignees: list[int], unassigned: bool) -> str:
+    """Assigned to any of them, or (also) to nobody."""
+    options = [f"i.assignee_id IN ({_in_list(params, assignees)})"] if assignees else []
+    if unassigned:
+        options.append("i.assignee_id IS NULL")
+    return "(" + " OR ".join(options) + ")"
+
+
+_LINKS = {
+    "students": ("incident_students", "student_id", "students"),
+    "categories": ("incident_categories", "category_id", "categories"),
+}
+
+
+def linked_to_any(params: Params, kind: str, ids: list[int]) -> str:
+    link, column, _ = _LINKS[kind]
+    return f"""EXISTS (SELECT 1 FROM {link} l WHERE l.incident_id = i.id
+        AND l.{column} IN ({_in_list(params, ids)}))"""
+
+
+def all_of_school(params: Params, kind: str, ids: list[int]) -> str:
+    """Every id names a student (category) of the school; distinct ids."""
+    _, _, table = _LINKS[kind]
+    return f"""(SELECT count(*) FROM {table}
+        WHERE school_id = $2 AND id IN ({_in_list(params, ids)})) = {len(ids)}"""
+
+
+def all_members(params: Params, user_ids: list[int]) -> str:
+    """Every id names someone who belongs or belonged to the school, as the
+    assignee filter requires; distinct ids."""
+    return f"""(SELECT count(*) FROM memberships
+        WHERE school_id = $2 AND user_id IN ({_in_list(params, user_ids)}))
+        = {len(user_ids)}"""

@@ -2,22 +2,21 @@
 
 A document is looked at once (and remembered): if it is a valid query whose
 every field is one models/compiled_sql.py can render - incident(id),
-incidents(first, after, filter on status and unassigned), viewer with user,
-school and myAssigned, and below them the plain fields of incidents, their
-people, students, categories and history - it becomes a `CompiledRead`. Per
-request only the variables are coerced and the root arguments checked; the
-database then returns the response's JSON text.
+incidents(first, after, filter on assignee, unassigned, status, students and
+categories), viewer with user, school and myAssigned, and below them the plain
+fields of incidents, their people, students, categories and history - it
+becomes a `CompiledRead`. Per request only the variables are coerced and the
+root arguments checked; the database then returns the response's JSON text.
 
 Anything else (a mutation, a directive, a field with a resolver such as
-monitoredCategories, another filter, a fragment on another type, a repeated
-response key) is left to Strawberry, and so is any request whose arguments or
-result are not the plain case: a bad id, cursor or page size, a missing
-membership, the module off, an incident the viewer may not see. The ordinary
+monitoredCategories, a date or text filter, a fragment on another type, a
+repeated response key) is left to Strawberry, and so is any request whose
+arguments or result are not the plain case: a bad id, cursor or page size, a
+missing membership, the module off, an incident the viewer may not see. The ordinary
 path then answers exactly as it always does, errors included; tests compare
 the two paths answer for answer (tests/test_compiled_reads.py).
 """
 
-import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -50,12 +49,13 @@ from models import compiled_sql as sql
 from models.compiled_sql import Params, Selection, Uncompilable
 from models.incident import IncidentStatus
 from resolvers.errors import CasesError
-from resolvers.ids import decode_target_id
+from resolvers.ids import decode_ids, decode_target_id
 from resolvers.paging import check_first, decode_time_cursor
 
-logger = logging.getLogger(__name__)
-
-_INCIDENTS_FILTERS = {"status", "unassigned"}
+_MAX_SHAPES = 64
+# Filters the statement applies; the others (dates, which need the school's
+# time zone, and text, which needs its own checks) go the ordinary way.
+_INCIDENTS_FILTERS = {"status", "unassigned", "assignedTo", "students", "categories"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +95,8 @@ class _Part:
     render: Any = None  # () -> JSON expression
     page: sql.PageQuery | None = None
     needs_cases: bool = False
+    # Conditions the whole answer needs (ids all of this school), else NULL.
+    guards: tuple[str, ...] = ()
 
 
 @dataclass
@@ -122,6 +124,9 @@ class CompiledRead:
         statement = self._statements.get(shape)
         if statement is None:
             statement = self._statement(parts)
+            # Shapes count ids, so a client varying list lengths makes more.
+            if len(self._statements) >= _MAX_SHAPES:
+                self._statements.clear()
             self._statements[shape] = statement
         return Bound(statement, params.values)
 
@@ -144,7 +149,8 @@ class CompiledRead:
         if self.viewer_key is not None and viewer_at is not None:
             query.insert(viewer_at, (self.viewer_key, sql.json_object(viewer)))
         needs_cases = any(part.needs_cases for part in parts)
-        return sql.statement(ctes, query, needs_cases=needs_cases)
+        guards = [guard for part in parts for guard in part.guards]
+        return sql.statement(ctes, query, needs_cases=needs_cases, guards=guards)
 
 
 def _bind(root: _Root, variables: VariableValues, params: Params) -> _Part:
@@ -176,16 +182,41 @@ def _bind_incidents(root: _Root, args: dict[str, Any], params: Params) -> _Part:
     given = {k: v for k, v in (args.get("filter") or {}).items() if v is not None}
     if not set(given) <= _INCIDENTS_FILTERS:
         raise _Ordinary
-    conditions = []
+    assignees = decode_ids("User", given.get("assignedTo") or [], field="assignedTo")
+    students = decode_ids("Student", given.get("students") or [], field="students")
+    categories = decode_ids(
+        "Category", given.get("categories") or [], field="categories"
+    )
     statuses = [IncidentStatus(s.value) for s in given.get("status") or []]
+    unassigned = bool(given.get("unassigned"))
+    conditions = []
+    guards = []
+    if assignees or unassigned:
+        conditions.append(sql.assignment_condition(params, assignees, unassigned))
+    if assignees:
+        guards.append(sql.all_members(params, assignees))
     if statuses:
         conditions.append(sql.statuses_condition(params, statuses))
-    unassigned = bool(given.get("unassigned"))
-    if unassigned:
-        conditions.append("i.assignee_id IS NULL")
-    page = page.with_conditions(*conditions)
-    shape = ("l", page.after_at is None, len(statuses), unassigned)
-    return _Part(root, shape, page=page, needs_cases=bool(statuses) or unassigned)
+    for kind, ids in (("students", students), ("categories", categories)):
+        if ids:
+            conditions.append(sql.linked_to_any(params, kind, ids))
+            guards.append(sql.all_of_school(params, kind, ids))
+    shape = (
+        "l",
+        page.after_at is None,
+        len(assignees),
+        unassigned,
+        len(statuses),
+        len(students),
+        len(categories),
+    )
+    return _Part(
+        root,
+        shape,
+        page=page.with_conditions(*conditions),
+        needs_cases=bool(assignees or unassigned or statuses),
+        guards=tuple(guards),
+    )
 
 
 def _page(args: dict[str, Any], default_first: int, params: Params) -> sql.PageQuery:

@@ -218,6 +218,38 @@ async def test_filtered_lists_match(
         await both.same(viewer, LIST, {"filter": incident_filter, "first": 10})
 
 
+async def test_id_filters_match_and_refuse_alike(api: Api, both: Both) -> None:
+    await _caseload(api)
+    ids = await directory(api)
+    other = await directory(api, "Demo Academy")
+    dsl = await user_id(api, "dsl@primary.example")
+    deputy = await user_id(api, "deputy@primary.example")
+    academy_dsl = await user_id(api, "dsl@academy.example", "Demo Academy")
+    compiled = [
+        {"assignedTo": [dsl]},
+        {"assignedTo": [dsl, deputy, dsl], "unassigned": True},
+        {"assignedTo": [], "students": ids["students"][:2]},
+        {"categories": ids["categories"][:2], "status": ["ACTIVE", "CLOSED"]},
+        {"students": ids["students"][1:3], "categories": ids["categories"][:1]},
+    ]
+    refused = [
+        {"assignedTo": [academy_dsl]},
+        {"students": other["students"][:1]},
+        {"categories": [ids["categories"][0], other["categories"][0]]},
+        {"students": ["not an id"]},
+        {"assignedTo": [ids["students"][0]]},
+    ]
+    for viewer in VIEWERS[:2]:
+        for incident_filter in compiled:
+            answer, statements = await both.same(
+                viewer, LIST, {"filter": incident_filter, "first": 4}
+            )
+            assert "errors" not in answer and statements == 1
+        for incident_filter in refused:
+            answer, _ = await both.same(viewer, LIST, {"filter": incident_filter})
+            assert answer["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+
+
 async def test_my_assigned_and_viewer_match(api: Api, both: Both) -> None:
     await _caseload(api)
     for viewer in VIEWERS:
