@@ -7,27 +7,24 @@ same JSON, for every viewer, errors included.
 
 import asyncio
 import os
-import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import date
 from typing import Any
 
 import httpx
 import hypothesis_graphql
 import pytest
-import uvicorn
 from graphql import StringValueNode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cases.app import create_app
 from cases.settings import Settings
 from schema import schema as cases_schema
 from tests.fixtures import add_incident, directory, user_id
 from tests.graphql import Api
+from tests.servers import serving
 
 INCIDENT_FIELDS = """
     __typename id number wholeSchool description occurredAt addedAt status
@@ -81,34 +78,9 @@ VIEWERS = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@asynccontextmanager
-async def _ordinary_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    app = create_app(settings.model_copy(update={"compiled_reads": False}))
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag only
-        await asyncio.sleep(0.01)
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
-
-
 @pytest.fixture
 async def ordinary(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    async with _ordinary_api(settings) as client:
+    async with serving(settings.model_copy(update={"compiled_reads": False})) as client:
         yield client
 
 

@@ -1,55 +1,25 @@
 """Limits: document size and shape, page sizes, body size, the per-user rate
 limit, introspection and GraphiQL by environment, CORS and security headers."""
 
-import asyncio
-import contextlib
 import logging
-import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from redis.asyncio import Redis
 from strawberry.extensions import parser_cache, validation_cache
 
-from cases.app import create_app
 from cases.settings import Settings
 from models import clock
 from schema.build import DOCUMENT_CACHE_SIZE
 from tests.graphql import Answer, Api
+from tests.servers import free_port, serving
 
 VIEWER = "{ viewer { user { email } } }"
 INTROSPECTION = "{ __schema { queryType { name } } }"
 SPA = "https://spa.example"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextlib.asynccontextmanager
-async def _serving(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """Another API process with its own settings, next to the session's."""
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=port, log_config=None
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 - uvicorn offers a flag only
-        await asyncio.sleep(0.01)
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
-            yield client
-    finally:
-        server.should_exit = True
-        await task
 
 
 def _variant(settings: Settings, **changes: Any) -> Settings:
@@ -185,7 +155,7 @@ async def test_rate_limit_refuses_with_retry_after(
     api: Api, settings: Settings
 ) -> None:
     clock.freeze(datetime(2026, 11, 20, 10, 0, 30, tzinfo=UTC))
-    async with _serving(_variant(settings, rate_limit_per_minute=3)) as client:
+    async with serving(_variant(settings, rate_limit_per_minute=3)) as client:
         for _ in range(3):
             assert (await _post(client, api, "dsl@primary.example")).status_code == 200
         refused = await _post(client, api, "dsl@primary.example")
@@ -208,7 +178,7 @@ async def test_rate_limit_holds_across_api_processes(
 ) -> None:
     clock.freeze(datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC))
     limited = _variant(settings, rate_limit_per_minute=2)
-    async with _serving(limited) as first, _serving(limited) as second:
+    async with serving(limited) as first, serving(limited) as second:
         assert (await _post(first, api, "dsl@primary.example")).status_code == 200
         assert (await _post(second, api, "dsl@primary.example")).status_code == 200
         refused = await _post(first, api, "dsl@primary.example")
@@ -221,7 +191,7 @@ async def test_rate_limit_leases_never_exceed_budget_across_processes(
     clock.freeze(datetime(2026, 11, 20, 10, 0, 0, tzinfo=UTC))
     limited = _variant(settings, rate_limit_per_minute=100)  # leases of 2
     admitted = 0
-    async with _serving(limited) as first, _serving(limited) as second:
+    async with serving(limited) as first, serving(limited) as second:
         for _ in range(60):
             for client in (first, second):
                 answer = await _post(client, api, "dsl@primary.example")
@@ -242,10 +212,10 @@ async def test_rate_limit_leases_never_exceed_budget_across_processes(
 async def test_rate_limit_fails_open_without_redis(
     api: Api, settings: Settings, caplog: pytest.LogCaptureFixture
 ) -> None:
-    dead_redis = f"redis://127.0.0.1:{_free_port()}/0"
+    dead_redis = f"redis://127.0.0.1:{free_port()}/0"
     variant = _variant(settings, rate_limit_per_minute=1, redis_url=dead_redis)
     caplog.set_level(logging.WARNING, logger="cases.ratelimit")
-    async with _serving(variant) as client:
+    async with serving(variant) as client:
         answers = [await _post(client, api, "dsl@primary.example") for _ in range(3)]
     assert [answer.status_code for answer in answers] == [200, 200, 200]
     assert all("errors" not in answer.json() for answer in answers)
@@ -269,7 +239,7 @@ async def test_production_refuses_introspection_and_graphiql(
     api: Api, settings: Settings
 ) -> None:
     production = _variant(settings, environment="production")
-    async with _serving(production) as client:
+    async with serving(production) as client:
         answer = await _post(client, api, "admin@primary.example", INTROSPECTION)
         typename = await _post(client, api, "admin@primary.example", "{ __typename }")
         page = await client.get("/graphql", headers={"accept": "text/html"})
@@ -285,7 +255,7 @@ async def test_production_setting_can_turn_introspection_on(
     api: Api, settings: Settings
 ) -> None:
     production = _variant(settings, environment="production", graphiql=True)
-    async with _serving(production) as client:
+    async with serving(production) as client:
         answer = await _post(client, api, "admin@primary.example", INTROSPECTION)
         page = await client.get("/graphql", headers={"accept": "text/html"})
     assert answer.json()["data"]["__schema"]["queryType"]["name"] == "Query"
@@ -313,7 +283,7 @@ async def test_cors_allows_only_configured_origins(
         "access-control-request-method": "POST",
         "access-control-request-headers": "authorization, content-type",
     }
-    async with _serving(_variant(settings, cors_origins=[SPA])) as client:
+    async with serving(_variant(settings, cors_origins=[SPA])) as client:
         allowed = await client.options("/graphql", headers={**preflight, "origin": SPA})
         foreign = await client.options(
             "/graphql", headers={**preflight, "origin": "https://evil.example"}
