@@ -84,7 +84,7 @@ def _masked(error: GraphQLError, request_id: str | None) -> GraphQLError:
 
 
 def log_unexpected(error: BaseException, request_id: str | None, at: object) -> None:
-    """Logs the traceback under the request id, with database messages withheld."""
+    """Logs the traceback under the request id, with every message withheld."""
     logger.error(
         "unexpected error in request %s at %s\n%s",
         request_id,
@@ -94,9 +94,13 @@ def log_unexpected(error: BaseException, request_id: str | None, at: object) -> 
 
 
 def redacted_traceback(error: BaseException) -> str:
-    """The whole chain of tracebacks, as Python prints it, except that messages
-    of database errors become their SQLSTATE and names: PostgreSQL quotes row
-    values in them, and a DETAIL line can hold a whole incident."""
+    """The whole chain of tracebacks, as Python prints it, without the messages.
+
+    A message can quote the data that caused it (PostgreSQL quotes row values
+    and a DETAIL line can hold a whole incident; a ValueError quotes the value
+    it refused, an SMTP error the address), so only the exception's type, and
+    for database errors their SQLSTATE and names, go to the log. The frames
+    and their source lines are code and say where it failed."""
     parts = []
     for link in reversed(_chain(error)):
         parts.append("Traceback (most recent call last):\n")
@@ -119,7 +123,7 @@ def _chain(error: BaseException) -> list[BaseException]:
 
 def _loggable_message(error: BaseException) -> str:
     if type(error).__module__.split(".")[0] not in _DATABASE_MODULES:
-        return str(error)
+        return "[message withheld]"
     source = getattr(error, "orig", None) or error
     names = {
         name: getattr(source, name, None) or getattr(error, name, None)

@@ -17,6 +17,7 @@ from cases.db import make_engine
 from cases.graphql_view import CasesGraphQL
 from cases.middleware import RequestContext
 from cases.settings import Settings
+from schema.build import CasesSchema
 from schema.errors import MASKED_MESSAGE, ErrorCodes
 from schema.query import Query
 from tests.fixtures import ADD, directory
@@ -203,6 +204,40 @@ async def test_view_codes_errors_whatever_the_extensions(settings: Settings) -> 
         await engine.dispose()
     assert_nothing_internal(response)
     assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
+
+
+PUPIL = "Pupil-marker-5c1e"
+
+
+@strawberry.type
+class _Failing:
+    @strawberry.field
+    def pupil(self) -> int:
+        return int(PUPIL)
+
+
+async def test_unexpected_error_messages_stay_out_of_the_log(
+    settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A message can quote the value that caused it: a child's name, a line of
+    # an incident. The log keeps the type and the frames only.
+    failing = CasesSchema(query=_Failing, extensions=[ErrorCodes])
+    engine = make_engine(settings, pool_size=1)
+    view = CasesGraphQL(settings, engine, None, schema=failing)
+    transport = httpx.ASGITransport(app=RequestContext(view))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
+            with caplog.at_level(logging.ERROR, logger="schema.errors"):
+                response = await app.post("/graphql", json={"query": "{ pupil }"})
+    finally:
+        await engine.dispose()
+    error = response.json()["errors"][0]
+    assert error["message"] == MASKED_MESSAGE
+    logged = caplog.text
+    assert error["extensions"]["requestId"] in logged
+    assert "ValueError: [message withheld]" in logged
+    assert PUPIL not in logged
+    assert PUPIL not in response.text
 
 
 async def test_other_methods_are_refused(api: Api) -> None:
