@@ -97,7 +97,8 @@ UNASSIGNED_ACTIVE = _connection(
 SEARCH = _connection(
     "json_build_object('incidents', {inner})",
     "i.school_id = v.school_id"
-    " AND i.search_vector @@ plainto_tsquery('english'::regconfig, cases_fold($4))"
+    " AND i.search_vector @@ cases_school_query("
+    "$2, plainto_tsquery('english'::regconfig, cases_fold($4)))"
     " AND i.occurred_at >= ($5::date)::timestamp AT TIME ZONE v.time_zone"
     " AND i.occurred_at < ($6::date + 1)::timestamp AT TIME ZONE v.time_zone",
     count=True,

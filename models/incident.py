@@ -34,8 +34,13 @@ STATUS_TYPE = Enum(IncidentStatus, name="incident_status", native_enum=False, le
 # Search stems English words; cases_fold (defined by the migration) strips
 # accents and turns punctuation into spaces, in the stored text and the query
 # alike, so "eleve" finds "élève" and "group chat" finds "group-chat".
+# cases_school_words and cases_school_query (migration 0003) prefix every
+# lexeme with the school's id, so the text index holds each school's postings
+# apart and a search never reads another school's.
 SEARCH_CONFIG = "english"
 FOLD_FUNCTION = "cases_fold"
+SCHOOL_WORDS_FUNCTION = "cases_school_words"
+SCHOOL_QUERY_FUNCTION = "cases_school_query"
 
 
 class Incident(Base):
@@ -57,7 +62,8 @@ class Incident(Base):
     search_vector: Mapped[str] = mapped_column(
         TSVECTOR,
         Computed(
-            f"to_tsvector('{SEARCH_CONFIG}'::regconfig, {FOLD_FUNCTION}(description))",
+            f"{SCHOOL_WORDS_FUNCTION}(school_id, to_tsvector("
+            f"'{SEARCH_CONFIG}'::regconfig, {FOLD_FUNCTION}(description)))",
             persisted=True,
         ),
     )

@@ -132,7 +132,7 @@ def conditions(scope: IncidentScope) -> list[ColumnElement[bool]]:
         where.append(Incident.status.in_(_many("statuses", scope)))
     where += _date_condition(scope)
     if scope.text is not None:
-        where.append(text_condition(scope.text))
+        where.append(text_condition(scope.text, school))
     return where + _linked_to_any(scope)
 
 

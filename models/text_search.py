@@ -30,7 +30,12 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import REGCONFIG
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from models.incident import FOLD_FUNCTION, SEARCH_CONFIG, Incident
+from models.incident import (
+    FOLD_FUNCTION,
+    SCHOOL_QUERY_FUNCTION,
+    SEARCH_CONFIG,
+    Incident,
+)
 
 _PHRASE = re.compile(r'"([^"]*)"')
 
@@ -80,12 +85,14 @@ async def is_indexable(conn: AsyncConnection, query: TextQuery) -> bool:
     return bool((await conn.execute(statement)).scalar_one())
 
 
-def text_condition(query: TextQuery) -> ColumnElement[bool]:
+def text_condition(query: TextQuery, school: ColumnElement[int]) -> ColumnElement[bool]:
     """One `@@` the GIN index serves whole, then an exact check per phrase.
 
-    The query must not be blank.
+    The query must not be blank. `school` is the school searched: the index
+    holds its lexemes under its id (see models.incident).
     """
-    conditions = [Incident.search_vector.bool_op("@@")(_tsquery(query))]
+    in_school = getattr(func, SCHOOL_QUERY_FUNCTION)(school, _tsquery(query))
+    conditions = [Incident.search_vector.bool_op("@@")(in_school)]
     # Folded text is words joined by single spaces, so padding it makes
     # "% older pupils %" match whole words only.
     padded = literal(" ") + _fold(Incident.description) + literal(" ")

@@ -162,6 +162,37 @@ async def test_containing_needs_every_word(api: Api) -> None:
     assert await _numbers(api, {"containing": "lunch bruise"}) == []
 
 
+async def test_containing_stays_in_the_viewers_school(
+    api: Api, db: AsyncEngine
+) -> None:
+    words = "Lunch money taken on the bus."
+    await add_incident(
+        api,
+        "dsl@academy.example",
+        school="Demo Academy",
+        occurredAt="2026-03-01T10:00:00+00:00",
+        description=words,
+    )
+    await _add(api, "2026-03-02", description=words)
+    await _add(api, "2026-03-03", description='"Lunch money" taken, with a phrase.')
+    assert await _numbers(api, {"containing": "lunch money bus"}) == [1]
+    assert await _numbers(api, {"containing": '"lunch money" taken'}) == [2, 1]
+    async with db.connect() as conn:
+        lexemes = await conn.scalar(
+            text(
+                "SELECT array_agg(DISTINCT split_part(word, '.', 1))"
+                " FROM incidents, unnest(tsvector_to_array(search_vector)) AS word"
+                " WHERE school_id = (SELECT id FROM schools WHERE name = :name)"
+            ),
+            {"name": "Demo Primary"},
+        )
+        primary = await conn.scalar(
+            text("SELECT id::text FROM schools WHERE name = 'Demo Primary'")
+        )
+    # The index keeps each school's words apart: every lexeme names its school.
+    assert lexemes == [primary]
+
+
 async def test_containing_ignores_case_accents_and_punctuation(api: Api) -> None:
     await _add(api, "2026-03-01", description="L'élève a dit: «Zoë» était absente!")
     await _add(
