@@ -1,42 +1,29 @@
-"""Several uvicorn processes on one port, each with its own SO_REUSEPORT socket.
+"""The API processes of `cases serve --processes N`, serving the bench's app.
 
-`uvicorn --workers N` shares one listening socket, and whichever worker wakes
-first accepts: the load generator's 32 keep-alive connections, opened at once,
-landed almost all on one worker (the API used 0.97 of 2 cores at 1,570
-requests/s, fewer than one worker alone served under the profiler). With a
-socket per process the kernel spreads new connections over them by address,
-as a load balancer in front of several API processes would.
+The same code as `cases serve` forks and serves the same way (cases.processes:
+one SO_REUSEPORT socket per process, the same uvicorn settings); the only
+difference is the app, which bench.app_factory wraps to count the statements
+of each request. uvicorn's own `--workers` shares one socket, and the load
+generator's 32 keep-alive connections, opened at once, landed almost all on
+one worker.
 
     python -m bench.reuseport --port 8000 --workers 2
 """
 
 import argparse
-import os
 import signal
-import socket
 import sys
-import time
-from types import FrameType
 
-import uvicorn
-
-
-def serve(port: int) -> None:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    sock.bind(("127.0.0.1", port))
-    config = uvicorn.Config(
-        "bench.app_factory:create",
-        factory=True,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_level="warning",
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-    uvicorn.Server(config).run(sockets=[sock])
+from bench.app_factory import create
+from cases.cli import configure_logging
+from cases.processes import (
+    bind_sockets,
+    fork_api_processes,
+    stop_processes,
+    uvicorn_config,
+    wait_first_exit,
+)
+from cases.settings import Settings
 
 
 def main() -> int:
@@ -44,32 +31,18 @@ def main() -> int:
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args()
-    children = []
-    for _ in range(args.workers):
-        pid = os.fork()
-        if pid == 0:
-            serve(args.port)
-            os._exit(0)
-        children.append(pid)
-
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        for child in children:
-            os.kill(child, signal.SIGTERM)
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    failed = 0
-    for child in children:
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                failed += status != 0
-                break
-            except ChildProcessError:
-                break
-            except InterruptedError:
-                time.sleep(0.01)
-    return 1 if failed else 0
+    configure_logging(Settings().log_level)
+    # The bench stops the service with SIGTERM: stop the API processes too.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    sockets = bind_sockets("127.0.0.1", args.port, args.workers)
+    pids = fork_api_processes(create, sockets, uvicorn_config)
+    try:
+        wait_first_exit(pids)
+        return 1  # an API process ended without being asked to
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_processes(pids)
 
 
 if __name__ == "__main__":

@@ -239,8 +239,8 @@ async def _main_phases(
 
 
 async def _comparisons(bench: Bench, results: report.Results, url: str) -> None:
-    """The other worker count, and `cases serve` itself (one process, no
-    statement counter), on the read operations."""
+    """The other worker count, and `cases serve` itself (as many processes,
+    no statement counter), on the read operations."""
     reads = [op for op in bench.ops if op.reads]
     other = 1 if bench.args.workers != 1 else 2
     setups = [
@@ -248,7 +248,10 @@ async def _comparisons(bench: Bench, results: report.Results, url: str) -> None:
             f"uvicorn {other} worker(s)",
             lambda: server.start_uvicorn(url, other, server.LOG),
         ),
-        ("cases serve --no-worker", lambda: server.start_cases_serve(url, server.LOG)),
+        (
+            f"cases serve --no-worker --processes {bench.args.workers}",
+            lambda: server.start_cases_serve(url, bench.args.workers, server.LOG),
+        ),
     ]
     for label, start in setups:
         service = start()

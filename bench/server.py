@@ -119,7 +119,7 @@ def start_uvicorn(
     )
 
 
-def start_cases_serve(database_url: str, log: Path = LOG) -> Service:
+def start_cases_serve(database_url: str, processes: int, log: Path = LOG) -> Service:
     port = free_port()
     command = [
         sys.executable,
@@ -127,13 +127,15 @@ def start_cases_serve(database_url: str, log: Path = LOG) -> Service:
         "cases.cli",
         "serve",
         "--no-worker",
+        "--processes",
+        str(processes),
         "--host",
         "127.0.0.1",
         "--port",
         str(port),
     ]
     return _start(
-        "cases serve", 1, port, command, service_env(database_url, False), log
+        "cases serve", processes, port, command, service_env(database_url, False), log
     )
 
 

@@ -78,6 +78,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--no-worker", action="store_true", help="do not run the job worker"
     )
+    serve.add_argument(
+        "--processes",
+        type=_positive,
+        default=1,
+        help="API processes, each with its own socket on the port (default 1; "
+        "2 served most on a 2-core machine in the benchmark)",
+    )
     serve.set_defaults(command=_serve)
 
     worker = commands.add_parser("worker", help="run the job worker alone")
@@ -119,8 +126,53 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
         assert started.database_url is not None
         upgrade(started.database_url)
         _print_where(settings, started, args.host, args.port)
+        if args.processes > 1:
+            return _serve_processes(started, args)
         _run(_serve_async(started, args.host, args.port, not args.no_worker))
     return 0
+
+
+def _serve_processes(settings: Settings, args: argparse.Namespace) -> int:
+    """API processes forked from this one, and the worker (if any) in this one.
+
+    When one API process ends on its own the rest are stopped too, so a
+    half-serving service never looks healthy.
+    """
+    from cases.app import create_app
+    from cases.processes import (
+        bind_sockets,
+        fork_api_processes,
+        stop_processes,
+        uvicorn_config,
+        wait_first_exit,
+    )
+
+    try:
+        sockets = bind_sockets(args.host, args.port, args.processes)
+    except OSError as error:
+        raise CliError(f"cannot listen on {args.host}:{args.port}: {error}") from error
+    pids = fork_api_processes(lambda: create_app(settings), sockets, uvicorn_config)
+    logger.info("%d API processes started: %s", len(pids), pids)
+    ended: int | None = None
+    try:
+        if args.no_worker:
+            ended = wait_first_exit(pids)
+        else:
+            ended = _run(_work_async(settings, api_pids=pids))
+    except KeyboardInterrupt:
+        ended = None
+    finally:
+        stop_processes(pids)
+    if ended is not None:
+        raise CliError(f"API process {ended} stopped unexpectedly")
+    return 0
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return number
 
 
 def _worker(settings: Settings, args: argparse.Namespace) -> int:
@@ -184,20 +236,9 @@ async def _serve_async(settings: Settings, host: str, port: int, work: bool) -> 
     import uvicorn
 
     from cases.app import create_app
+    from cases.processes import uvicorn_config
 
-    config = uvicorn.Config(
-        create_app(settings),
-        host=host,
-        port=port,
-        # Logging is configured once, in main(); uvicorn would replace it.
-        log_config=None,
-        # Access lines would carry GET query strings, and with them whatever
-        # a client put in GraphQL variables.
-        access_log=False,
-        lifespan="on",
-        timeout_graceful_shutdown=10,
-    )
-    server = uvicorn.Server(config)
+    server = uvicorn.Server(uvicorn_config(create_app(settings), host, port))
     worker = _build_worker(settings) if work else None
 
     def stop() -> None:
@@ -218,11 +259,31 @@ async def _serve_async(settings: Settings, host: str, port: int, work: bool) -> 
             await _finish_worker(worker, task)
 
 
-async def _work_async(settings: Settings) -> None:
+async def _work_async(settings: Settings, api_pids: Sequence[int] = ()) -> int | None:
+    """The worker until a stop signal, or until one of `api_pids` ends: then
+    that process's pid."""
     worker = _build_worker(settings)
     task = asyncio.create_task(worker.async_run())
     _on_stop_signals(task.cancel)
-    await _finish_worker(worker, task)
+    watch = asyncio.create_task(_cancel_when_one_ends(api_pids, task))
+    try:
+        await _finish_worker(worker, task)
+    finally:
+        watch.cancel()
+    return watch.result() if watch.done() and not watch.cancelled() else None
+
+
+async def _cancel_when_one_ends(
+    pids: Sequence[int], task: asyncio.Task[None]
+) -> int | None:
+    from cases.processes import POLL_S, first_exit
+
+    if not pids:
+        return None
+    while (ended := first_exit(pids)) is None:  # noqa: ASYNC110 - no exit event
+        await asyncio.sleep(POLL_S)
+    task.cancel()
+    return ended
 
 
 def _build_worker(settings: Settings) -> "Worker":

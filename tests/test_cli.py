@@ -59,12 +59,16 @@ def cli_env(data_dir: Path) -> dict[str, str]:
 class Service:
     """One `cases serve` process, its log kept in a file for failures."""
 
-    def __init__(self, tmp_path: Path, env: dict[str, str], port: int) -> None:
+    def __init__(
+        self, tmp_path: Path, env: dict[str, str], port: int, *options: str
+    ) -> None:
+        self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.log_path = tmp_path / f"serve-{time.monotonic_ns()}.log"
+        command = ["serve", "--port", str(port), *options]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "cases.cli", "serve", "--port", str(port)],
+                [sys.executable, "-m", "cases.cli", *command],
                 env=env,
                 cwd=tmp_path,
                 stdin=subprocess.DEVNULL,
@@ -238,3 +242,91 @@ def test_serve_uses_configured_servers(
         if service.process.poll() is None:
             service.process.kill()
     assert "embedded" not in service.log().lower()
+
+
+def _connections_on(process: psutil.Process, port: int) -> int:
+    return sum(
+        1
+        for connection in process.net_connections("tcp")
+        if connection.status == psutil.CONN_ESTABLISHED
+        and connection.laddr
+        and connection.laddr.port == port
+    )
+
+
+def _api_processes(service: Service) -> list[psutil.Process]:
+    children = psutil.Process(service.process.pid).children()
+    return [child for child in children if "python" in child.name().lower()]
+
+
+def test_serve_spreads_connections_over_processes(
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    baseline: dict[str, int],
+    database_url: str,
+    redis_url: str,
+    mail: MailCatcher,
+) -> None:
+    env = {
+        **cli_env,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": mail.url,
+    }
+    service = Service(tmp_path, env, _free_port(), "--processes", "2")
+    try:
+        service.wait_healthy()
+        processes = _api_processes(service)
+        assert len(processes) == 2, service.log()
+        issued = _cases(env, tmp_path, "token", DSL_EMAIL)
+        token = issued.stdout.strip()
+        # The kernel places each new connection on one process's socket by its
+        # addresses: with 24 held open, all on one process has odds of 1 in 8
+        # million.
+        clients = [httpx.Client(base_url=service.base_url) for _ in range(24)]
+        try:
+            for client in clients:
+                answer = client.post(
+                    "/graphql",
+                    json={"query": VIEWER},
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert answer.json()["data"]["viewer"]["school"]["name"]
+            held = [_connections_on(process, service.port) for process in processes]
+        finally:
+            for client in clients:
+                client.close()
+        assert sum(held) == 24
+        assert min(held) > 0, held
+        assert service.interrupt() == 0, service.log()
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+    assert not any(process.is_running() for process in processes)
+
+
+def test_serve_stops_when_an_api_process_dies(
+    tmp_path: Path,
+    cli_env: dict[str, str],
+    baseline: dict[str, int],
+    database_url: str,
+    redis_url: str,
+    mail: MailCatcher,
+) -> None:
+    env = {
+        **cli_env,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": mail.url,
+    }
+    service = Service(tmp_path, env, _free_port(), "--processes", "2")
+    try:
+        service.wait_healthy()
+        first, second = _api_processes(service)
+        first.kill()
+        assert service.process.wait(STOP_TIMEOUT_S) == 1, service.log()
+    finally:
+        if service.process.poll() is None:
+            service.process.kill()
+    assert not second.is_running()
+    assert "stopped unexpectedly" in service.log()
