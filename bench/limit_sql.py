@@ -9,6 +9,8 @@ base64 forms. bench.run compares these answers with the service's before it
 measures anything.
 """
 
+from models.incident_details import by_key
+
 _ISO = """to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"+00:00"')"""
 _B64 = "translate(encode(convert_to({}, 'UTF8'), 'base64'), '+/', '-_')"
 
@@ -34,11 +36,11 @@ _NODE = f"""json_build_object(
     'students', coalesce((
         SELECT json_agg(json_build_object('name', s.name, 'yearGroup', s.year_group)
                         ORDER BY s.name, s.id)
-        FROM incident_students l JOIN students s ON s.id = l.student_id
+        FROM incident_students l {by_key("students", "s", "l.student_id")}
         WHERE l.incident_id = i.id), '[]'),
     'categories', coalesce((
         SELECT json_agg(json_build_object('name', c.name) ORDER BY c.name, c.id)
-        FROM incident_categories l JOIN categories c ON c.id = l.category_id
+        FROM incident_categories l {by_key("categories", "c", "l.category_id")}
         WHERE l.incident_id = i.id), '[]'),
     'assignedTo', {_USER_NAME.format(school="i.school_id", user="i.assignee_id")}
 )"""

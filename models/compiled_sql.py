@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.incident import IncidentStatus
+from models.incident_details import by_key as _by_key
 
 ACTIVE_ONLY = f"i.status = '{IncidentStatus.ACTIVE.name}'"
 
@@ -157,13 +158,13 @@ def _incident_list_or_user(name: str, sub: Selection, i: str) -> str:
         }
         item = json_object(_plain(sub, "Student", student))
         return f"""coalesce((SELECT json_agg({item} ORDER BY s.name, s.id)
-            FROM incident_students l JOIN students s ON s.id = l.student_id
+            FROM incident_students l {_by_key("students", "s", "l.student_id")}
             WHERE l.incident_id = {i}.id), '[]'::json)"""
     if name == "categories":
         category = {"id": global_id("Category", "c.id"), "name": "c.name"}
         item = json_object(_plain(sub, "Category", category))
         return f"""coalesce((SELECT json_agg({item} ORDER BY c.name, c.id)
-            FROM incident_categories l JOIN categories c ON c.id = l.category_id
+            FROM incident_categories l {_by_key("categories", "c", "l.category_id")}
             WHERE l.incident_id = {i}.id), '[]'::json)"""
     if name == "history":
         item = _event(sub, i)

@@ -30,19 +30,33 @@ def _user_json(id_column: str) -> str:
     )"""
 
 
+def by_key(table: str, alias: str, key: str) -> str:
+    """A join to the row of `table` whose id is `key`, always by its primary key.
+
+    A plain JOIN lets the planner read a small table whole and hash it once per
+    incident when it expects two links rather than one: on the benchmark's 700
+    categories that was 0.1 ms per incident of a page, against 0.005 ms by key.
+    OFFSET 0 keeps the subquery as written, so it stays a lookup per link.
+    """
+    return (
+        f"CROSS JOIN LATERAL (SELECT * FROM {table} WHERE id = {key} OFFSET 0)"
+        f" AS {alias}"
+    )
+
+
 _STUDENTS: Label[Any] = literal_column(
-    """coalesce((
+    f"""coalesce((
         SELECT json_agg(json_build_array(s.id, s.name, s.year_group)
                         ORDER BY s.name, s.id)
-        FROM incident_students l JOIN students s ON s.id = l.student_id
+        FROM incident_students l {by_key("students", "s", "l.student_id")}
         WHERE l.incident_id = incidents.id
     ), '[]'::json)"""
 ).label("students_json")
 
 _CATEGORIES: Label[Any] = literal_column(
-    """coalesce((
+    f"""coalesce((
         SELECT json_agg(json_build_array(c.id, c.name) ORDER BY c.name, c.id)
-        FROM incident_categories l JOIN categories c ON c.id = l.category_id
+        FROM incident_categories l {by_key("categories", "c", "l.category_id")}
         WHERE l.incident_id = incidents.id
     ), '[]'::json)"""
 ).label("categories_json")
