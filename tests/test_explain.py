@@ -19,6 +19,8 @@ from models.incident import IncidentStatus
 from models.incident_search import (
     IncidentScope,
     count_statement,
+    incident_count,
+    incident_page,
     my_assigned_scope,
     page_statement,
 )
@@ -236,3 +238,36 @@ async def test_every_filter_is_served_by_an_index(loaded: AsyncConnection) -> No
         count = await _plan(loaded, count_statement(scope))
         problems += _problems(name, "count", count, wanted)
     assert not problems, "\n".join(problems)
+
+
+async def test_text_searches_are_never_run_on_a_generic_plan(
+    loaded: AsyncConnection,
+) -> None:
+    # A generic plan cannot see the words, and PostgreSQL may switch to one
+    # after five runs of a prepared statement: searches must not.
+    ids = await _ids(loaded, IDS)
+    searches = [
+        IncidentScope(
+            school_id=ids["school"],
+            since=datetime(2024, 3, 1, tzinfo=UTC),
+            before=datetime(2024, 4, 1, tzinfo=UTC),
+            text=parse_text_query(words),
+        )
+        for words in ("trampoline PE", "trampoline accident")
+    ]
+    for _ in range(5):
+        for scope in searches:
+            await incident_page(loaded, scope, 50, None)
+            await incident_count(loaded, scope)
+    prepared = await loaded.execute(
+        text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE statement LIKE '%cases_school_query%'"
+            " AND statement NOT LIKE '%pg_prepared_statements%'"
+        )
+    )
+    plans = prepared.all()
+    assert len(plans) == 2  # one page, one count statement
+    assert all(generic == 0 and custom == 10 for generic, custom in plans)
+    setting = await loaded.scalar(text("SHOW plan_cache_mode"))
+    assert setting == "auto"
