@@ -22,7 +22,7 @@ from starlette.applications import Starlette
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cases.app import create_app
-from cases.cli import configure_logging
+from cases.logs import configure_logging
 from cases.settings import Settings
 
 # [statements, checkouts] of the current request.

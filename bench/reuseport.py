@@ -15,7 +15,7 @@ import signal
 import sys
 
 from bench.app_factory import create
-from cases.cli import configure_logging
+from cases.logs import configure_logging
 from cases.processes import (
     bind_sockets,
     fork_api_processes,

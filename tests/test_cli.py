@@ -18,6 +18,7 @@ import pytest
 
 from cases.cli import main
 from cases.mailcatcher import MailCatcher
+from tests.fixtures import ADD
 
 VIEWER = "{ viewer { user { email role } school { name } } }"
 DSL_EMAIL = "dsl@primary.example"
@@ -175,6 +176,25 @@ def test_serve_runs_demo_and_stops_cleanly(
             again.process.kill()
 
 
+def _add_incident(service: Service, token: str) -> str:
+    """Records an incident as the token's user; returns the request's id."""
+    headers = {"Authorization": f"Bearer {token}"}
+    url = f"{service.base_url}/graphql"
+    query = "{ students(first: 1) { nodes { id } } categories { id } }"
+    data = httpx.post(url, json={"query": query}, headers=headers).json()["data"]
+    incident = {
+        "studentIds": [data["students"]["nodes"][0]["id"]],
+        "categoryIds": [data["categories"][0]["id"]],
+        "description": "Took lunch money from a younger pupil.",
+        "occurredAt": "2026-11-20T10:15:00+00:00",
+    }
+    answer = httpx.post(
+        url, json={"query": ADD, "variables": {"input": incident}}, headers=headers
+    )
+    assert "errors" not in answer.json(), answer.text
+    return answer.headers["x-request-id"]
+
+
 def _assert_one_error_line(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == 1, result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("cases: error: ")
@@ -237,11 +257,16 @@ def test_serve_uses_configured_servers(
         assert issued.returncode == 0, issued.stderr
         viewer = service.viewer(issued.stdout.strip())
         assert viewer["school"] == {"name": "Demo Primary"}
+        request_id = _add_incident(service, issued.stdout.strip())
         assert service.interrupt() == 0, service.log()
     finally:
         if service.process.poll() is None:
             service.process.kill()
     assert "embedded" not in service.log().lower()
+    # The line the request logged carries its id, as configured at start.
+    added = [line for line in service.log().splitlines() if " added by user " in line]
+    assert len(added) == 1 and f"[{request_id}]" in added[0], service.log()
+    assert "Took lunch money" not in service.log()
 
 
 def _connections_on(process: psutil.Process, port: int) -> int:
