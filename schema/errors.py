@@ -13,12 +13,12 @@ hence schema.build.GuardedParserCache; a validation rule that crashes does).
 """
 
 import logging
-import traceback
 from collections.abc import Iterator, Mapping, Sequence
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from cases.logs import redacted_traceback
 from resolvers.errors import CasesError
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,6 @@ logger = logging.getLogger(__name__)
 MASKED_MESSAGE = "Unexpected error. Quote the request id if you report it."
 # PostgreSQL text cannot hold U+0000, so no input may carry it.
 NUL_MESSAGE = "Text may not contain the NUL character (U+0000)"
-_DATABASE_MODULES = {"asyncpg", "sqlalchemy"}
 
 
 class CodedError(GraphQLError):
@@ -91,46 +90,6 @@ def log_unexpected(error: BaseException, request_id: str | None, at: object) -> 
         at,
         redacted_traceback(error),
     )
-
-
-def redacted_traceback(error: BaseException) -> str:
-    """The whole chain of tracebacks, as Python prints it, without the messages.
-
-    A message can quote the data that caused it (PostgreSQL quotes row values
-    and a DETAIL line can hold a whole incident; a ValueError quotes the value
-    it refused, an SMTP error the address), so only the exception's type, and
-    for database errors their SQLSTATE and names, go to the log. The frames
-    and their source lines are code and say where it failed."""
-    parts = []
-    for link in reversed(_chain(error)):
-        parts.append("Traceback (most recent call last):\n")
-        parts.extend(traceback.format_tb(link.__traceback__))
-        kind = f"{type(link).__module__}.{type(link).__qualname__}"
-        parts.append(f"{kind}: {_loggable_message(link)}\n")
-    return "".join(parts)
-
-
-def _chain(error: BaseException) -> list[BaseException]:
-    chain: list[BaseException] = []
-    link: BaseException | None = error
-    while link is not None and link not in chain:
-        chain.append(link)
-        link = link.__cause__ or (
-            None if link.__suppress_context__ else link.__context__
-        )
-    return chain
-
-
-def _loggable_message(error: BaseException) -> str:
-    if type(error).__module__.split(".")[0] not in _DATABASE_MODULES:
-        return "[message withheld]"
-    source = getattr(error, "orig", None) or error
-    names = {
-        name: getattr(source, name, None) or getattr(error, name, None)
-        for name in ("sqlstate", "table_name", "column_name", "constraint_name")
-    }
-    known = ", ".join(f"{name}={value}" for name, value in names.items() if value)
-    return f"[message withheld] {known}"
 
 
 # graphql-core's wording for variables whose values do not fit; its other

@@ -12,7 +12,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cases.logs import FORMAT, RequestIdFilter
+from cases.logs import FORMAT, RequestIdFilter, configure_logging
 from models.history import IncidentEvent
 from tests.conftest import TEST_SECRET
 from tests.fixtures import ADD, add_incident, directory
@@ -165,3 +165,29 @@ def _expired_token(ids: tuple[int, int]) -> str:
         "exp": past_s,
     }
     return jwt.encode(claims, TEST_SECRET, "HS256")
+
+
+def test_configured_log_withholds_exception_messages(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # arq logs a failed job as "<class>: <exception>" with the traceback; the
+    # exception's message can quote an address or a child's name.
+    pupil = "Pupil-marker-9d2b"
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        configure_logging("INFO")
+        try:
+            int(pupil)
+        except ValueError as error:
+            logging.getLogger("arq.worker").exception(
+                "%6.2fs ! %s failed, %s: %s", 0.5, "job", "ValueError", error
+            )
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    logged = capsys.readouterr().err
+    assert "! job failed, ValueError: ValueError [message withheld]" in logged
+    assert "Traceback (most recent call last)" in logged
+    assert " [-] " in logged
+    assert pupil not in logged
