@@ -85,15 +85,19 @@ class CasesGraphQL(GraphQL[Context, None]):
             return None
         if not isinstance(data.get("extensions"), dict | None):
             return None
-        compiled = self.compiler.compiled(query, name)
+        # The token first: a client without one must not get documents parsed,
+        # validated and cached on its behalf before being refused.
         token = bearer_token(request.headers.get("authorization"))
-        if compiled is None or token is None:
+        if token is None:
             return None
         try:
             user_id, school_id = read_token(self.settings, token)
         except TokenError:
             return None
         await self._spend(request, user_id)
+        compiled = self.compiler.compiled(query, name)
+        if compiled is None:
+            return None
         bound = compiled.bind(self.compiler.schema, data.get("variables"))
         if bound is None:
             return None

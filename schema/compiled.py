@@ -247,6 +247,10 @@ class Compiler:
         self.max_documents = max_documents
         self._known: dict[tuple[str, str | None], CompiledRead | None] = {}
 
+    @property
+    def cached_documents(self) -> int:
+        return len(self._known)
+
     def compiled(self, query: str, operation_name: str | None) -> CompiledRead | None:
         key = (query, operation_name)
         if key in self._known:

@@ -17,6 +17,7 @@ from cases.db import make_engine
 from cases.graphql_view import CasesGraphQL
 from cases.middleware import RequestContext
 from cases.settings import Settings
+from schema import schema
 from schema.build import CasesSchema
 from schema.errors import MASKED_MESSAGE, ErrorCodes
 from schema.query import Query
@@ -357,3 +358,35 @@ async def test_nul_in_a_description_stores_nothing(api: Api, db: AsyncEngine) ->
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
     async with db.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM incidents")) == 0
+
+
+async def test_documents_are_compiled_only_for_a_valid_token(
+    api: Api, settings: Settings
+) -> None:
+    # An anonymous client must not get documents parsed, validated and
+    # cached on its behalf, evicting the hot documents of real users.
+    engine = make_engine(settings, pool_size=1)
+    view = CasesGraphQL(settings, engine, None, schema=schema)
+    assert view.compiler is not None
+    transport = httpx.ASGITransport(app=RequestContext(view))
+    token = await api.token("dsl@primary.example")
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
+            for authorization in (None, "Bearer not-a-token"):
+                headers = {"authorization": authorization} if authorization else {}
+                anonymous = await app.post(
+                    "/graphql", json={"query": VIEWER}, headers=headers
+                )
+                assert anonymous.json()["errors"][0]["extensions"]["code"] == (
+                    "UNAUTHENTICATED"
+                )
+            assert view.compiler.cached_documents == 0
+            answer = await app.post(
+                "/graphql",
+                json={"query": VIEWER},
+                headers={"authorization": f"Bearer {token}"},
+            )
+    finally:
+        await engine.dispose()
+    assert answer.json()["data"]["viewer"]["user"]["email"] == "dsl@primary.example"
+    assert view.compiler.cached_documents == 1
