@@ -3,7 +3,9 @@
 from models import directory
 from models.rows import CategoryRow, StudentRow, UserRow
 from resolvers.context import Context
+from resolvers.errors import BadUserInput
 from resolvers.paging import (
+    MAX_SEARCH_CHARS,
     Page,
     check_first,
     decode_name_cursor,
@@ -30,6 +32,10 @@ async def students(
     check_first(first)
     cursor = decode_name_cursor(after)
     search = search.strip() if search else None
+    if search is not None and len(search) > MAX_SEARCH_CHARS:
+        raise BadUserInput(
+            f"Search for at most {MAX_SEARCH_CHARS} characters", field="search"
+        )
     async with ctx.read() as conn:
         rows, has_next = await directory.student_page(
             conn, school_id, search, first, cursor

@@ -36,5 +36,11 @@ def decode_target_id(type_name: str, global_id: str) -> int:
     return decoded[1]
 
 
+# More ids than anyone picks in a form; a list past it is a script's.
+MAX_IDS = 100
+
+
 def decode_ids(type_name: str, global_ids: list[str], *, field: str) -> list[int]:
+    if len(global_ids) > MAX_IDS:
+        raise BadUserInput(f"At most {MAX_IDS} ids at once", field=field)
     return list(dict.fromkeys(decode_id(type_name, g, field=field) for g in global_ids))

@@ -22,7 +22,13 @@ from resolvers.context import Context
 from resolvers.dates import date_range
 from resolvers.errors import BadUserInput, NotFound
 from resolvers.ids import decode_ids, decode_target_id
-from resolvers.paging import Page, check_first, decode_time_cursor, encode_time_cursor
+from resolvers.paging import (
+    MAX_SEARCH_CHARS,
+    Page,
+    check_first,
+    decode_time_cursor,
+    encode_time_cursor,
+)
 
 
 @dataclass(slots=True)
@@ -151,6 +157,10 @@ async def _scope(
 async def _text_query(
     conn: AsyncConnection, containing: str | None
 ) -> TextQuery | None:
+    if containing is not None and len(containing) > MAX_SEARCH_CHARS:
+        raise BadUserInput(
+            f"Search for at most {MAX_SEARCH_CHARS} characters", field="containing"
+        )
     query = parse_text_query(containing or "")
     if query.is_blank:
         return None

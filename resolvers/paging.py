@@ -11,6 +11,8 @@ from resolvers.errors import BadUserInput
 
 T = TypeVar("T")
 MAX_PAGE = 100
+# What a list may be searched for: a phrase or a name, not a document.
+MAX_SEARCH_CHARS = 200
 
 
 def check_first(first: int) -> int:

@@ -274,6 +274,26 @@ async def test_first_outside_1_to_100_is_refused(api: Api) -> None:
     assert (await _list(api, first=100)).data["incidents"]["totalCount"] == 0
 
 
+async def test_oversized_filters_are_refused(api: Api) -> None:
+    ids = await directory(api)
+    many = ids["students"][:1] * 101
+    oversized = {
+        "students": {"students": many},
+        "categories": {"categories": ids["categories"][:1] * 101},
+        "containing": {"containing": "lunch " * 34},
+    }
+    for field, filter in oversized.items():
+        answer = await _list(api, filter)
+        assert answer.code == "BAD_USER_INPUT", field
+        assert answer.error["extensions"]["field"] == field
+    assert await _numbers(api, {"students": ids["students"][:1] * 100}) == []
+    assert await _numbers(api, {"containing": "lunch " * 33}) == []
+    names = "query ($s: String) { students(search: $s) { totalCount } }"
+    long_name = await api.as_user(DSL, names, {"s": "x" * 201})
+    assert long_name.code == "BAD_USER_INPUT"
+    assert long_name.error["extensions"]["field"] == "search"
+
+
 async def test_null_first_means_the_default(api: Api) -> None:
     await _add(api, "2026-03-01")
     assert (await _list(api, first=None)).data["incidents"]["totalCount"] == 1
