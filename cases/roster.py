@@ -80,7 +80,13 @@ def _read(path: Path) -> "RosterFile":
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        text = raw.decode(_FALLBACK_ENCODING, errors="replace")
+        try:
+            text = raw.decode(_FALLBACK_ENCODING)
+        except UnicodeDecodeError as error:
+            raise RosterError(
+                f"{path.name} is neither UTF-8 nor Windows-1252 text (byte"
+                f" {error.start}); export it again as CSV in UTF-8"
+            ) from error
     bar = ProgressBar(f"checking {path.name}", text.count("\n"))
     roster = read_roster(path.name, text, today=clock.now().date(), progress=bar)
     bar.close()

@@ -127,10 +127,17 @@ def read_roster(
     kind, columns = _columns(name, header)
     roster = RosterFile(name, kind, has_dates_of_birth="date_of_birth" in columns)
     seen: dict[str, int] = {}
-    for line, cells in _numbered(rows):
-        _read_row(roster, columns, len(header), line, cells, seen, today)
-        if progress is not None:
-            progress(1)
+    try:
+        for line, cells in _numbered(rows):
+            _read_row(roster, columns, len(header), line, cells, seen, today)
+            if progress is not None:
+                progress(1)
+    except csv.Error as error:
+        # The reader lost its place (a field past its size limit): no later
+        # line could be trusted, so the whole file is refused.
+        raise RosterError(
+            f"{name} line {rows.line_num}: not readable as CSV ({error})"
+        ) from error
     return roster
 
 
@@ -195,6 +202,7 @@ def _read_row(
     if key is not None and roster.kind is RosterKind.STAFF:
         key = key.lower()
     try:
+        _check_characters(cells)
         _check_width(cells, width)
         _check_repeat(key, seen, line)
         if roster.kind is RosterKind.STAFF:
@@ -207,6 +215,16 @@ def _read_row(
 
 def _cell(cells: list[str], index: int) -> str:
     return cells[index].strip() if index < len(cells) else ""
+
+
+def _check_characters(cells: list[str]) -> None:
+    # PostgreSQL cannot store U+0000 in text; U+FFFD is what a decoder leaves
+    # for a byte it could not read, and would be stored as a changed name.
+    for cell in cells:
+        if "\x00" in cell:
+            raise _BadValue("holds a NUL character")
+        if "\ufffd" in cell:
+            raise _BadValue("holds an unreadable character (U+FFFD)")
 
 
 def _check_width(cells: list[str], width: int) -> None:

@@ -277,7 +277,7 @@ async def test_first_outside_1_to_100_is_refused(api: Api) -> None:
 async def test_oversized_filters_are_refused(api: Api) -> None:
     ids = await directory(api)
     many = ids["students"][:1] * 101
-    oversized = {
+    oversized: dict[str, dict[str, Any]] = {
         "students": {"students": many},
         "categories": {"categories": ids["categories"][:1] * 101},
         "containing": {"containing": "lunch " * 34},

@@ -1,5 +1,6 @@
 """`cases roster import`: MIS exports in, staff and students out, leavers kept."""
 
+import csv
 import io
 import logging
 import os
@@ -272,6 +273,31 @@ def test_every_bad_row_is_reported_with_its_line() -> None:
     assert len(found.staff) == 1
 
 
+def test_unstorable_characters_are_bad_rows() -> None:
+    content = (
+        "External ID,Name,Year Group\n"
+        "A1,Ana\x00 Silva,Year 8\n"
+        "A2,Bo \ufffd Li,Year 8\n"
+        "A3,Cy Ward,Year 8\n"
+    )
+
+    found = roster("students.csv", content)
+
+    assert [(bad.line, bad.reason, bad.key) for bad in found.bad_rows] == [
+        (2, "holds a NUL character", "A1"),
+        (3, "holds an unreadable character (U+FFFD)", "A2"),
+    ]
+    assert [entry.external_id for entry in found.students] == ["A3"]
+
+
+def test_unreadable_csv_is_refused_with_its_line() -> None:
+    huge = "x" * (csv.field_size_limit() + 1)
+    content = f"External ID,Name,Year Group\nA1,Ana Silva,Year 8\nA2,{huge},Year 8\n"
+
+    with pytest.raises(RosterError, match=r"students.csv line 3: not readable as CSV"):
+        roster("students.csv", content)
+
+
 def test_student_dates_are_checked() -> None:
     content = (
         "External ID,Name,Year Group,Date of Birth\n"
@@ -496,6 +522,23 @@ async def test_command_with_bad_rows_changes_nothing_unless_skipping(
     assert "students.csv line 4: skipped: external id is blank" in skipped.stderr
     assert skipped.stdout.startswith("students.csv: 14 added, ")
     assert "2 bad rows skipped" in skipped.stdout
+
+
+async def test_command_refuses_a_file_in_no_known_encoding(
+    cli: Any, db: AsyncEngine, school: int, tmp_path: Path
+) -> None:
+    path = tmp_path / "students.csv"
+    # 0x81 is undefined in Windows-1252, and this is not UTF-8 either.
+    path.write_bytes(b"External ID,Name,Year Group\nA1,Ana \x81Silva,Year 8\n")
+
+    refused = cli(str(path))
+
+    assert refused.returncode == 1
+    assert refused.stderr.strip().splitlines() == [
+        "cases: error: students.csv is neither UTF-8 nor Windows-1252 text"
+        " (byte 35); export it again as CSV in UTF-8"
+    ]
+    assert await students(db, school) == {}
 
 
 async def test_command_refuses_leaver_with_cases_in_one_line(
