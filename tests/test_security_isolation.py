@@ -25,6 +25,7 @@ from models.incident import Incident
 from models.outbox import AlertOutbox
 from models.rows import encode_id
 from models.school import KEY_ROLES, Category, Membership, Role, School, Student, User
+from models.staff import StaffChange
 from resolvers.ids import decode_any
 from tests.fixtures import add_incident
 from tests.graphql import Answer, Api
@@ -37,7 +38,7 @@ VIEWERS = [
 ] + [("lead@trust.example", school) for school in SCHOOLS]
 PHANTOM_PK = 10**12
 HYPOTHESIS = settings(
-    max_examples=80,
+    max_examples=200,
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture],
@@ -129,6 +130,14 @@ async def _load_world(db: AsyncEngine) -> World:
     return world
 
 
+async def _refresh_categories(db: AsyncEngine, world: World) -> None:
+    async with db.connect() as conn:
+        rows = (await conn.execute(select(Category.school_id, Category.id))).all()
+    world.categories = {school_id: set() for school_id in world.school_ids.values()}
+    for school_id, pk in rows:
+        world.categories[school_id].add(pk)
+
+
 async def _refresh_incidents(db: AsyncEngine, world: World) -> None:
     columns = (
         Incident.id,
@@ -152,14 +161,23 @@ async def _state(db: AsyncEngine) -> dict[int, tuple[Any, ...]]:
         Incident.version,
         Incident.edited,
     ).order_by(Incident.id)
+    memberships = select(
+        Membership.school_id, Membership.user_id, Membership.role, Membership.removed_at
+    ).order_by(Membership.school_id, Membership.user_id)
     async with db.connect() as conn:
         rows = (await conn.execute(incidents)).all()
-        events = dict(await _counts(conn, IncidentEvent))
-        alerts = dict(await _counts(conn, AlertOutbox))
+        members = (await conn.execute(memberships)).all()
+        counts = [
+            dict(await _counts(conn, table))
+            for table in (IncidentEvent, AlertOutbox, Category, StaffChange)
+        ]
     state: dict[int, tuple[Any, ...]] = {}
-    for school_id in {*events, *alerts, *(row[0] for row in rows)}:
+    schools = {row[0] for row in (*rows, *members)} | {k for c in counts for k in c}
+    for school_id in schools:
         mine = tuple(row for row in rows if row[0] == school_id)
-        state[school_id] = (mine, events.get(school_id, 0), alerts.get(school_id, 0))
+        staff = tuple(row for row in members if row[0] == school_id)
+        totals = tuple(count.get(school_id, 0) for count in counts)
+        state[school_id] = (mine, staff, *totals)
     return state
 
 
@@ -521,12 +539,136 @@ async def _bulk_close(ex: Example) -> Answer:
     return answer
 
 
-# The contract's operations. The staff administration ones added since (staff,
-# changeRole, removeMember, reassignCases, addCategory) are not drawn yet: only
-# the fuzz run calls them, which proves they never fail unmasked but not that
-# they keep to the viewer's school.
-READS = [_read_node, _read_incident, _list_incidents, _filter_incidents, _directory]
-WRITES = [_add_incident, _assign, _change_status, _bulk_close]
+# -- staff administration (ADMIN only) ------------------------------------------
+
+STAFF = "{ staff { id email role hasLeft activeAssignedCount } }"
+MEMBER = "member { id email role hasLeft }"
+CHANGE_ROLE = (
+    "mutation ($input: ChangeRoleInput!) { changeRole(input: $input) { "
+    + MEMBER
+    + " } }"
+)
+REMOVE_MEMBER = (
+    "mutation ($input: RemoveMemberInput!) { removeMember(input: $input) { "
+    + MEMBER
+    + " } }"
+)
+REASSIGN = """mutation ($input: ReassignCasesInput!) { reassignCases(input: $input) {
+  reassignedCount dryRun } }"""
+ADD_CATEGORY = """mutation ($input: AddCategoryInput!) { addCategory(input: $input) {
+  category { id name } } }"""
+
+
+async def _list_staff(ex: Example) -> Answer:
+    answer = await ex.ask(STAFF)
+    if ex.role is not Role.ADMIN:
+        assert answer.code == "FORBIDDEN"
+        return answer
+    members = ex.world.roles[ex.school_id]
+    listed = {m["id"]: m["role"] for m in answer.data["staff"]}
+    assert listed == {encode_id("User", u): r.value for u, r in members.items()}
+    return answer
+
+
+async def _change_role(ex: Example) -> Answer:
+    # Another school's member or nobody; a member of the viewer's own school
+    # keeps their role, so the examples that follow keep their viewers.
+    target = ex.pick("User")
+    own = ex.world.roles[ex.school_id].get(target.pk) if ex.owns(target) else None
+    role = own.value if own else ex.draw(st.sampled_from([r.value for r in Role]))
+
+    def make(t: Callable[[Target], Target]) -> dict[str, Any]:
+        return {"input": {"userId": t(target).id, "role": role}}
+
+    answer = await ex.ask_each(CHANGE_ROLE, make)
+    if ex.role is not Role.ADMIN:
+        assert answer.code == "FORBIDDEN"
+    elif own is None:
+        assert answer.code == "NOT_FOUND", answer.body
+    else:
+        assert answer.data["changeRole"]["member"]["role"] == role
+    return answer
+
+
+async def _remove_member(ex: Example) -> Answer:
+    # Only ids the viewer's school does not hold: removing its own members
+    # would leave the examples that follow without their viewers.
+    target = ex.pick("User")
+    if target.pk in ex.world.roles[ex.school_id]:
+        target = target.phantom()
+
+    def make(t: Callable[[Target], Target]) -> dict[str, Any]:
+        return {"input": {"userId": t(target).id}}
+
+    answer = await ex.ask_each(REMOVE_MEMBER, make)
+    expected = "FORBIDDEN" if ex.role is not Role.ADMIN else "NOT_FOUND"
+    assert answer.code == expected, answer.body
+    return answer
+
+
+async def _reassign_cases(ex: Example) -> Answer:
+    giver, taker = ex.pick("User"), ex.pick_or_none("User")
+    dry_run = ex.draw(st.booleans())
+
+    def make(t: Callable[[Target], Target]) -> dict[str, Any]:
+        to = t(taker).id if taker is not None else None
+        values = {"fromUserId": t(giver).id, "toUserId": to, "dryRun": dry_run}
+        return {"input": values}
+
+    answer = await ex.ask_each(REASSIGN, make)
+    members = ex.world.roles[ex.school_id]
+    good_taker = taker is None or (ex.is_key_user_here(taker) and taker.pk != giver.pk)
+    if ex.role is not Role.ADMIN:
+        assert answer.code == "FORBIDDEN"
+    elif giver.pk not in members or not good_taker:
+        assert answer.code == "BAD_USER_INPUT", answer.body
+    else:
+        held = sum(
+            1
+            for school_id, _, status, assignee in ex.world.incidents.values()
+            if school_id == ex.school_id and status == "ACTIVE" and assignee == giver.pk
+        )
+        assert answer.data["reassignCases"] == {
+            "reassignedCount": held,
+            "dryRun": dry_run,
+        }
+    return answer
+
+
+async def _add_category(ex: Example) -> Answer:
+    name = ex.draw(st.sampled_from(["Online safety", "Attendance", "Neglect"]))
+    answer = await ex.ask(ADD_CATEGORY, input={"name": name})
+    if ex.role is not Role.ADMIN:
+        assert answer.code == "FORBIDDEN"
+    elif answer.body.get("errors"):
+        assert (answer.code, answer.error["extensions"]["field"]) == (
+            "BAD_USER_INPUT",
+            "name",
+        )
+    else:
+        assert answer.data["addCategory"]["category"]["name"] == name
+    await _refresh_categories(ex.db, ex.world)
+    return answer
+
+
+READS = [
+    _read_node,
+    _read_incident,
+    _list_incidents,
+    _filter_incidents,
+    _directory,
+    _list_staff,
+]
+WRITES = [
+    _add_incident,
+    _assign,
+    _change_status,
+    _bulk_close,
+    _change_role,
+    _remove_member,
+    _reassign_cases,
+    _add_category,
+]
 
 
 # -- the properties ---------------------------------------------------------------
