@@ -24,6 +24,12 @@ def date_range(
     """
     if start is not None and end is not None and start > end:
         raise BadUserInput("from must not be after to", field=field)
+    # The range's ends in UTC must stay inside the calendar: the day after
+    # `end` must exist, and so must the instant before `start` east of UTC.
+    if start is not None and start <= date.min:
+        raise BadUserInput(f"from must be after {date.min.isoformat()}", field=field)
+    if end is not None and end >= date.max:
+        raise BadUserInput(f"to must be before {date.max.isoformat()}", field="to")
     since = day_start(start, time_zone) if start is not None else None
     before = day_start(end + timedelta(days=1), time_zone) if end is not None else None
     return since, before

@@ -13,6 +13,7 @@ hence schema.build.GuardedParserCache; a validation rule that crashes does).
 """
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 
 from graphql import GraphQLError
@@ -56,8 +57,29 @@ def _coded(error: GraphQLError, request_id: str | None) -> GraphQLError:
         return _with_extensions(error, original.message, original.extensions)
     if _is_about_the_document(error):
         code = (error.extensions or {}).get("code") or _client_code(error)
-        return _with_extensions(error, error.message, {"code": code})
+        extensions = {"code": code}
+        if code == "BAD_USER_INPUT" and (field := _variable_field(error.message)):
+            extensions["field"] = field
+        return _with_extensions(error, error.message, extensions)
     return _masked(error, request_id)
+
+
+# graphql-core's "Variable '$filter' has invalid value at .status[0]: ...",
+# "Variable '$first' has invalid value: ..." or "Variable '$input' of required
+# type 'AssignInput!' was not provided."
+_BAD_VARIABLE = re.compile(
+    r"Variable '\$(?P<variable>\w+)'(?: has invalid value at (?P<path>[.\w\[\]]+))?"
+)
+
+
+def _variable_field(message: str) -> str | None:
+    """The input field a refused variable value was for: the innermost name on
+    the path graphql-core gives, or the variable itself."""
+    found = _BAD_VARIABLE.match(message)
+    if found is None:
+        return None
+    names = re.findall(r"\.(\w+)", found["path"] or "")
+    return names[-1] if names else found["variable"]
 
 
 def _is_about_the_document(error: GraphQLError) -> bool:

@@ -513,6 +513,7 @@ def test_smtp_url_says_tls_and_credentials(url: str, expected: SmtpServer) -> No
         ("http://mail.test", "scheme 'http'"),
         ("smtp://mail.test?tls=1", "option 'tls'"),
         ("smtp://mail.test?starttls=maybe", "got 'maybe'"),
+        ("smtps://mail.test?starttls=true", "already TLS"),
     ],
 )
 def test_smtp_url_typos_refused(url: str, problem: str) -> None:

@@ -311,8 +311,32 @@ async def test_malformed_cursor_is_refused(api: Api) -> None:
 async def test_malformed_date_is_refused(api: Api) -> None:
     answer = await _list(api, {"from": "2026-02-30"})
     assert answer.code == "BAD_USER_INPUT"
-    # Coercion errors name the field in the message, not in extensions.
+    assert answer.error["extensions"]["field"] == "from"
     assert "at .from" in answer.error["message"]
+
+
+async def test_values_refused_by_their_type_name_the_field(api: Api) -> None:
+    unknown_status = await _list(api, {"status": ["ACTIVE", "SHELVED"]})
+    not_a_number = await api.as_user(DSL, QUERY, {"first": "ten"})
+    assert unknown_status.error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "status",
+    }
+    assert not_a_number.error["extensions"] == {
+        "code": "BAD_USER_INPUT",
+        "field": "first",
+    }
+
+
+async def test_dates_at_the_ends_of_the_calendar_are_refused(api: Api) -> None:
+    for filter, field in (
+        ({"to": "9999-12-31"}, "to"),
+        ({"from": "0001-01-01"}, "from"),
+    ):
+        answer = await _list(api, filter)
+        assert answer.code == "BAD_USER_INPUT", filter
+        assert answer.error["extensions"]["field"] == field
+    assert (await _list(api, {"to": "9999-12-30"})).data["incidents"]["totalCount"] == 0
 
 
 async def test_from_after_to_is_refused(api: Api) -> None:

@@ -59,6 +59,8 @@ def smtp_server_from_url(url: str) -> SmtpServer:
         raise ValueError("an SMTP URL needs a host")
     use_tls, start_tls, default_port = _SCHEMES[parts.scheme]
     start_tls = start_tls or _starttls_option(parts.query)
+    if use_tls and start_tls:
+        raise ValueError("smtps:// is already TLS; drop starttls=true")
     return SmtpServer(
         hostname=parts.hostname,
         port=parts.port or default_port,
