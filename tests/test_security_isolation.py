@@ -172,7 +172,8 @@ async def _state(db: AsyncEngine) -> dict[int, tuple[Any, ...]]:
             for table in (IncidentEvent, AlertOutbox, Category, StaffChange)
         ]
     state: dict[int, tuple[Any, ...]] = {}
-    schools = {row[0] for row in (*rows, *members)} | {k for c in counts for k in c}
+    schools: set[int] = {row[0] for row in rows} | {row[0] for row in members}
+    schools |= {school_id for count in counts for school_id in count}
     for school_id in schools:
         mine = tuple(row for row in rows if row[0] == school_id)
         staff = tuple(row for row in members if row[0] == school_id)
