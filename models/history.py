@@ -12,7 +12,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, one_of
 from models.incident import STATUS_TYPE, IncidentStatus
 
 
@@ -48,4 +48,7 @@ class IncidentEvent(Base):
             ["school_id", "incident_id"], ["incidents.school_id", "incidents.id"]
         ),
         Index("ix_incident_events_incident", "incident_id", "id"),
+        one_of("kind", EventKind),
+        one_of("from_status", IncidentStatus),
+        one_of("to_status", IncidentStatus),
     )

@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, one_of
 
 
 class IncidentStatus(enum.StrEnum):
@@ -74,6 +74,7 @@ class Incident(Base):
         CheckConstraint("number > 0", name="number_positive"),
         CheckConstraint("version > 0", name="version_positive"),
         CheckConstraint("length(btrim(description)) > 0", name="description_not_blank"),
+        one_of("status", IncidentStatus),
         Index("ix_incidents_school_occurred", "school_id", "occurred_at", "id"),
         Index(
             "ix_incidents_school_added_by",

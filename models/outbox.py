@@ -4,7 +4,7 @@ from datetime import datetime
 from sqlalchemy import BigInteger, Enum, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, one_of
 
 
 class OutboxState(enum.StrEnum):
@@ -42,4 +42,5 @@ class AlertOutbox(Base):
             "created_at",
             postgresql_where=text("state = 'PENDING'"),
         ),
+        one_of("state", OutboxState),
     )

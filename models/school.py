@@ -15,7 +15,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, one_of
 
 
 class Role(enum.StrEnum):
@@ -71,6 +71,8 @@ class Membership(Base):
     # Leavers keep their row so history still names them with the role they had;
     # a removed membership no longer authenticates.
     removed_at: Mapped[datetime | None]
+
+    __table_args__ = (one_of("role", Role),)
 
 
 class Student(Base):

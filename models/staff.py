@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.sql.elements import ColumnElement
 
-from models.base import Base
+from models.base import Base, one_of
 from models.incident import Incident, IncidentStatus
 from models.outbox import AlertOutbox
 from models.rows import encode_id
@@ -75,7 +75,13 @@ class StaffChange(Base):
     # Counts only (an import's added/updated/left rows): never names or emails.
     summary: Mapped[dict[str, Any] | None] = mapped_column(JSONB(none_as_null=True))
 
-    __table_args__ = (Index("ix_staff_changes_school_at", "school_id", "at"),)
+    __table_args__ = (
+        Index("ix_staff_changes_school_at", "school_id", "at"),
+        one_of("source", ChangeSource),
+        one_of("kind", StaffChangeKind),
+        one_of("from_role", Role),
+        one_of("to_role", Role),
+    )
 
 
 @dataclass(slots=True, frozen=True)
