@@ -1,3 +1,4 @@
+import asyncio
 from typing import Any
 
 import pytest
@@ -19,6 +20,18 @@ async def test_numbers_are_sequential_per_school(api: Api) -> None:
     other = await add_incident(api, "teacher@academy.example", "Demo Academy")
     assert numbers == [1, 2, 3]
     assert other["number"] == 1
+
+
+async def test_concurrent_additions_never_share_a_number(api: Api) -> None:
+    payload = await incident_input(api)
+    answers = await asyncio.gather(
+        *(
+            api.as_user(email, ADD, {"input": payload})
+            for email in ["teacher@primary.example", "ta@primary.example"] * 6
+        )
+    )
+    numbers = sorted(a.data["addIncident"]["incident"]["number"] for a in answers)
+    assert numbers == list(range(1, 13))
 
 
 async def test_added_incident_history_starts_with_added(api: Api) -> None:

@@ -155,6 +155,12 @@ def test_serve_runs_demo_and_stops_cleanly(
             "user": {"email": DSL_EMAIL, "role": "KEY_USER"},
             "school": {"name": "Demo Primary"},
         }
+        loaded = _incident_numbers(service, token)
+        again = _cases(cli_env, tmp_path, "demo")
+        assert again.returncode == 0, again.stderr
+        assert _incident_numbers(service, token) == loaded
+        assert len(loaded) > 20
+        _add_incident(service, token)
         assert service.interrupt() == 0, service.log()
     finally:
         if service.process.poll() is None:
@@ -170,10 +176,22 @@ def test_serve_runs_demo_and_stops_cleanly(
     try:
         again.wait_healthy()
         assert again.viewer(token)["school"] == {"name": "Demo Primary"}
+        # Every incident survived the restart, the one added last included.
+        kept = sorted(_incident_numbers(again, token))
+        assert kept == sorted([*loaded, len(loaded) + 1])
         assert again.interrupt() == 0, again.log()
     finally:
         if again.process.poll() is None:
             again.process.kill()
+
+
+def _incident_numbers(service: Service, token: str) -> list[int]:
+    answer = httpx.post(
+        f"{service.base_url}/graphql",
+        json={"query": "{ incidents(first: 100) { nodes { number } } }"},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    return [node["number"] for node in answer.json()["data"]["incidents"]["nodes"]]
 
 
 def _add_incident(service: Service, token: str) -> str:

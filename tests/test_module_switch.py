@@ -75,3 +75,23 @@ async def test_add_with_assignment_refused_when_off(api: Api, db: AsyncEngine) -
     payload = await incident_input(api, assignedToId=dsl)
     answer = await api.as_user("admin@primary.example", ADD, {"input": payload})
     assert answer.code == "MODULE_DISABLED"
+
+
+async def test_add_with_status_refused_when_off(api: Api, db: AsyncEngine) -> None:
+    await _switch(db, False)
+    payload = await incident_input(api, status="CLOSED")
+    answer = await api.as_user("admin@primary.example", ADD, {"input": payload})
+    assert answer.code == "MODULE_DISABLED"
+    count = await api.as_user("admin@primary.example", "{ incidents { totalCount } }")
+    assert count.data["incidents"]["totalCount"] == 0
+
+
+async def test_assigned_to_filter_refused_when_off(api: Api, db: AsyncEngine) -> None:
+    dsl = await user_id(api, "dsl@primary.example")
+    await _switch(db, False)
+    answer = await api.as_user(
+        "admin@primary.example",
+        "query ($f: IncidentFilter) { incidents(filter: $f) { totalCount } }",
+        {"f": {"assignedTo": [dsl]}},
+    )
+    assert answer.code == "MODULE_DISABLED"
