@@ -49,9 +49,10 @@ async def users_by_id(
 
 
 async def monitored_categories_by_student(
-    conn: AsyncConnection, student_ids: Sequence[int]
+    conn: AsyncConnection, student_ids: Sequence[int], added_by_id: int | None
 ) -> dict[int, list[CategoryRow]]:
-    """Categories of each student's incidents that are not NO_FURTHER_ACTION."""
+    """Categories of each student's incidents that are not NO_FURTHER_ACTION;
+    with `added_by_id`, of the incidents that user added only."""
     statement = (
         select(incident_students.c.student_id, Category.id, Category.name)
         .distinct()
@@ -67,6 +68,8 @@ async def monitored_categories_by_student(
         )
         .order_by(incident_students.c.student_id, Category.name, Category.id)
     )
+    if added_by_id is not None:
+        statement = statement.where(Incident.added_by_id == added_by_id)
     grouped: dict[int, list[CategoryRow]] = defaultdict(list)
     for row in await conn.execute(statement):
         grouped[row[0]].append(CategoryRow(row[1], row[2]))

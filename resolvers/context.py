@@ -2,7 +2,7 @@
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from functools import cached_property
+from functools import cached_property, partial
 from typing import TypeVar
 
 from arq.connections import ArqRedis
@@ -52,17 +52,25 @@ class Context:
 
     @cached_property
     def loaders(self) -> "Loaders":
-        return Loaders(self.reader or self.engine, self.viewer.school.id)
+        viewer = self.viewer
+        # STAFF learn of concerns only through the incidents they added: a
+        # category a pupil is monitored for may come from someone else's.
+        added_by = None if viewer.is_key_user else viewer.user.id
+        return Loaders(self.reader or self.engine, viewer.school.id, added_by)
 
 
 class Loaders:
     """Per-request DataLoaders; each batch reads on its own pooled connection,
     because fields resolving concurrently cannot share one connection."""
 
-    def __init__(self, engine: AsyncEngine, school_id: int) -> None:
+    def __init__(
+        self, engine: AsyncEngine, school_id: int, added_by_id: int | None
+    ) -> None:
         self._engine = engine
         self._school_id = school_id
-        self.monitored = self._many(reads.monitored_categories_by_student)
+        self.monitored = self._many(
+            partial(reads.monitored_categories_by_student, added_by_id=added_by_id)
+        )
 
     def _many(
         self,

@@ -26,7 +26,7 @@ class Student(Node):
     @strawberry.field(
         description=(
             "Categories of this student's incidents whose status is not "
-            "NO_FURTHER_ACTION."
+            "NO_FURTHER_ACTION. STAFF see those of the incidents they added only."
         )
     )
     async def monitored_categories(root: StudentRow, info: Info) -> list[Category]:

@@ -1,4 +1,4 @@
-from tests.fixtures import add_incident, user_id
+from tests.fixtures import add_incident, directory, user_id
 from tests.graphql import Api
 
 CHANGE = """
@@ -13,6 +13,9 @@ mutation ($input: ChangeStatusInput!) {
 """
 MONITORED = """
 query ($id: ID!) { node(id: $id) { ... on Student { monitoredCategories { name } } } }
+"""
+MONITORED_IDS = """
+query ($id: ID!) { node(id: $id) { ... on Student { monitoredCategories { id } } } }
 """
 MY_ASSIGNED = """
 { viewer { myAssigned(first: 10) { totalCount nodes { id status } } } }
@@ -85,6 +88,22 @@ async def test_monitoring_follows_status(api: Api) -> None:
     await _change(api, "dsl@primary.example", incident["id"], "NO_FURTHER_ACTION")
     monitored = await api.as_user("dsl@primary.example", MONITORED, {"id": student})
     assert monitored.data["node"]["monitoredCategories"] == []
+
+
+async def test_staff_see_monitoring_from_their_own_incidents_only(api: Api) -> None:
+    ids = await directory(api)
+    pupil = ids["students"][0]
+    first, second = ids["categories"][:2]
+    await add_incident(api, "teacher@primary.example", categoryIds=[first])
+    await add_incident(api, "dsl@primary.example", categoryIds=[second])
+
+    async def seen_by(email: str) -> set[str]:
+        answer = await api.as_user(email, MONITORED_IDS, {"id": pupil})
+        return {c["id"] for c in answer.data["node"]["monitoredCategories"]}
+
+    assert await seen_by("dsl@primary.example") == {first, second}
+    assert await seen_by("teacher@primary.example") == {first}
+    assert await seen_by("ta@primary.example") == set()
 
 
 async def test_whole_school_incident_monitors_nobody(api: Api) -> None:
