@@ -1,9 +1,10 @@
 """Assembles the ASGI app: routes, middleware, and the engine and job pool it
 shares across requests for its lifetime."""
 
+import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from arq.connections import ArqRedis
 from sqlalchemy import text
@@ -53,7 +54,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         return JSONResponse({"status": "ok"})
 
     async def readyz(_: Request) -> JSONResponse:
-        checks = {"database": await _database_ok(engine), "redis": await _redis_ok(arq)}
+        database, redis = await asyncio.gather(
+            _within(READY_TIMEOUT_S, _database_ok(engine), "database"),
+            _within(READY_TIMEOUT_S, _redis_ok(arq), "redis"),
+        )
+        checks = {"database": database, "redis": redis}
         status = 200 if all(checks.values()) else 503
         return JSONResponse(checks, status_code=status)
 
@@ -84,6 +89,19 @@ def create_app(settings: Settings | None = None) -> Starlette:
     app = Starlette(routes=routes, middleware=middleware, lifespan=lifespan)
     app.state.engine = engine
     return app
+
+
+# A probe that waits longer than this has its answer: not ready. Load balancers
+# time out their own checks after a few seconds.
+READY_TIMEOUT_S = 2.0
+
+
+async def _within(timeout_s: float, check: Awaitable[bool], name: str) -> bool:
+    try:
+        return await asyncio.wait_for(check, timeout_s)
+    except TimeoutError:
+        logger.warning("readiness: %s did not answer in %.0f s", name, timeout_s)
+        return False
 
 
 async def _database_ok(engine: object) -> bool:
