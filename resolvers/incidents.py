@@ -180,10 +180,11 @@ def _decoded_ids(args: FilterArgs) -> _Ids:
 
 
 async def _check_known(conn: AsyncConnection, school_id: int, ids: _Ids) -> None:
-    """Ids of another school are refused like malformed ones, never leaked."""
+    """Ids of another school get the answer ids of nothing get: NOT_FOUND on
+    the field, so a report never says whether another school's id exists."""
     if ids.assignees and await unknown_members(conn, school_id, ids.assignees):
-        raise BadUserInput("Unknown user", field="assignedTo")
+        raise NotFound("No such member of this school", field="assignedTo")
     if ids.students and await unknown_ids(conn, Student, school_id, ids.students):
-        raise BadUserInput("Unknown student", field="students")
+        raise NotFound("No such student in this school", field="students")
     if ids.categories and await unknown_ids(conn, Category, school_id, ids.categories):
-        raise BadUserInput("Unknown category", field="categories")
+        raise NotFound("No such category in this school", field="categories")

@@ -355,7 +355,7 @@ async def test_ids_of_another_school_are_refused(api: Api) -> None:
     }
     for field, ids in cases.items():
         answer = await _list(api, {field: ids})
-        assert answer.code == "BAD_USER_INPUT", field
+        assert answer.code == "NOT_FOUND", field
         assert answer.error["extensions"]["field"] == field
 
 

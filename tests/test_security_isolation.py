@@ -379,9 +379,9 @@ async def _filter_incidents(ex: Example) -> Answer:
     )
     answer = await ex.ask_each(query, lambda t: {"f": {name: [t(target).id]}})
     if not ex.owns(target):
-        # Refused, or an empty page: either way the same as for an id of nothing.
-        refused = answer.body.get("errors") and answer.code == "BAD_USER_INPUT"
-        assert refused or answer.data["incidents"]["nodes"] == []
+        # Refused as for an id of nothing (ask_each compared the two answers).
+        assert answer.code == "NOT_FOUND", answer.body
+        assert answer.error["extensions"]["field"] == name
         return answer
     for node in answer.data["incidents"]["nodes"]:
         pk = decode_any(node["id"])[1]  # type: ignore[index]
