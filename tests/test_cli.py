@@ -156,8 +156,8 @@ def test_serve_runs_demo_and_stops_cleanly(
             "school": {"name": "Demo Primary"},
         }
         loaded = _incident_numbers(service, token)
-        again = _cases(cli_env, tmp_path, "demo")
-        assert again.returncode == 0, again.stderr
+        demo_again = _cases(cli_env, tmp_path, "demo")
+        assert demo_again.returncode == 0, demo_again.stderr
         assert _incident_numbers(service, token) == loaded
         assert len(loaded) > 20
         _add_incident(service, token)
