@@ -9,6 +9,7 @@ without caring which loop the code under test is blocked in.
 import asyncio
 import email.policy
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
+from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
 logger = logging.getLogger(__name__)
 
@@ -44,9 +45,25 @@ class MailCatcher:
     `SMTPResponseException` carrying `.code`).
     """
 
-    def __init__(self, mail_dir: Path | None = None, port: int = 0) -> None:
+    def __init__(
+        self,
+        mail_dir: Path | None = None,
+        port: int = 0,
+        *,
+        tls: ssl.SSLContext | None = None,
+        implicit_tls: bool = False,
+        login: tuple[str, str] | None = None,
+    ) -> None:
+        """`tls`: a server context; with it the catcher requires STARTTLS, or
+        speaks TLS from the start when `implicit_tls`. `login`: the one user
+        name and password it accepts, and then requires."""
         self.mail_dir = mail_dir
         self._port = port
+        self._tls = tls
+        self._implicit_tls = implicit_tls
+        self._login = login
+        # Per accepted message: whether it came over TLS, and the login used.
+        self.deliveries: list[tuple[bool, str | None]] = []
         self._controller: _Controller | None = None
         self._lock = threading.Lock()
         self._messages: list[EmailMessage] = []
@@ -72,11 +89,29 @@ class MailCatcher:
 
         # A Controller's loop is closed by stop(), so each start gets its own.
         handler = _Handler(self._receive)
-        controller = _Controller(handler, hostname="127.0.0.1", port=self._port)
+        controller = _Controller(
+            handler, hostname="127.0.0.1", port=self._port, **self._security()
+        )
         controller.start()
         self._controller = controller
         # A restart keeps the port, so URLs already handed out stay valid.
         self._port = controller.port
+
+    def _security(self) -> dict[str, Any]:
+        options: dict[str, Any] = {}
+        if self._tls is not None and self._implicit_tls:
+            options["ssl_context"] = self._tls
+        elif self._tls is not None:
+            options |= {"tls_context": self._tls, "require_starttls": True}
+        if self._login is not None:
+            options |= {
+                "authenticator": _Authenticator(*self._login),
+                "auth_required": True,
+                # aiosmtpd counts only STARTTLS as TLS; implicit TLS is
+                # encrypted from the first byte all the same.
+                "auth_require_tls": self._tls is not None and not self._implicit_tls,
+            }
+        return options
 
     def stop(self) -> None:
         if self._controller is None:
@@ -95,6 +130,7 @@ class MailCatcher:
         with self._lock:
             self._messages.clear()
             self._failures.clear()
+            self.deliveries.clear()
 
     async def wait_for_messages(
         self, count: int, timeout_s: float = 5.0
@@ -116,7 +152,7 @@ class MailCatcher:
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _receive(self, envelope: Envelope) -> str:
+    def _receive(self, envelope: Envelope, tls: bool, login: str | None) -> str:
         with self._lock:
             if self._failures:
                 code = self._failures.pop(0)
@@ -133,6 +169,7 @@ class MailCatcher:
             logger.info("mail catcher stored %s", name)
         with self._lock:
             self._messages.append(message)
+            self.deliveries.append((tls, login))
         return "250 Message accepted for delivery"
 
     def _write(self, raw: bytes, sequence: int) -> str:
@@ -160,13 +197,36 @@ def _with_envelope_headers(envelope: Envelope) -> bytes:
 
 
 class _Handler:
-    def __init__(self, receive: Callable[[Envelope], str]) -> None:
+    def __init__(self, receive: Callable[[Envelope, bool, str | None], str]) -> None:
         self._receive = receive
 
     async def handle_DATA(
         self, server: SMTP, session: Session, envelope: Envelope
     ) -> str:
-        return self._receive(envelope)
+        transport = server.transport
+        tls = transport is not None and bool(transport.get_extra_info("ssl_object"))
+        auth: Any = session.auth_data
+        login = auth.login.decode() if isinstance(auth, LoginPassword) else None
+        return self._receive(envelope, tls, login)
+
+
+class _Authenticator:
+    def __init__(self, user: str, password: str) -> None:
+        self._user = user.encode()
+        self._password = password.encode()
+
+    def __call__(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: Any,
+    ) -> AuthResult:
+        if not isinstance(auth_data, LoginPassword):
+            return AuthResult(success=False, handled=False)
+        matches = (auth_data.login, auth_data.password) == (self._user, self._password)
+        return AuthResult(success=matches, auth_data=auth_data)
 
 
 class _Controller(Controller):

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # five minutes to recover before an alert is marked ALERT_FAILED.
     alert_retry_base_s: float = 10.0
     smtp_timeout_s: float = 10.0
+    # PEM certificates to trust for the SMTP server's TLS (a relay with a
+    # private CA); unset: the system's trusted CAs.
+    smtp_ca_file: Path | None = None
     # Must divide a minute or an hour: the sweep runs on arq's cron.
     outbox_sweep_interval_s: int = 60
     # Younger PENDING rows are left to the enqueue that follows their commit.

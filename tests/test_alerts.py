@@ -3,13 +3,16 @@
 import logging
 import re
 import socket
+import ssl
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import trustme
 from arq import create_pool
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -505,6 +508,69 @@ async def test_handover_alert_counts_incidents(
 )
 def test_smtp_url_says_tls_and_credentials(url: str, expected: SmtpServer) -> None:
     assert smtp_server_from_url(url) == expected
+
+
+@pytest.fixture(scope="module")
+def mail_tls(tmp_path_factory: pytest.TempPathFactory) -> tuple[ssl.SSLContext, Path]:
+    """A server context for 127.0.0.1 and the PEM file of the CA that signed it."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path_factory.mktemp("mail-ca") / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    return context, ca_file
+
+
+@pytest.mark.parametrize(
+    ("scheme", "implicit_tls"),
+    [("smtp+starttls", False), ("smtps", True)],
+)
+async def test_alert_goes_over_tls_with_the_login(
+    api: Api,
+    settings: Settings,
+    db: AsyncEngine,
+    mail_tls: tuple[ssl.SSLContext, Path],
+    scheme: str,
+    implicit_tls: bool,
+) -> None:
+    context, ca_file = mail_tls
+    secure = MailCatcher(
+        tls=context, implicit_tls=implicit_tls, login=("cases", "p@ss")
+    )
+    with secure:
+        port = secure.url.rsplit(":", 1)[1]
+        variant = settings.model_copy(
+            update={
+                "smtp_url": f"{scheme}://cases:p%40ss@127.0.0.1:{port}",
+                "smtp_ca_file": ca_file,
+            }
+        )
+        await assign_to(api, DSL, DEPUTY)
+        await run_worker(variant)
+        delivered = secure.deliveries
+    assert delivered == [(True, "cases")]
+    assert [row["state"] for row in await outbox(db)] == ["SENT"]
+
+
+async def test_untrusted_certificate_is_a_failed_attempt(
+    api: Api,
+    settings: Settings,
+    db: AsyncEngine,
+    mail_tls: tuple[ssl.SSLContext, Path],
+) -> None:
+    context, _ = mail_tls
+    secure = MailCatcher(tls=context, implicit_tls=True)
+    with secure:
+        port = secure.url.rsplit(":", 1)[1]
+        variant = settings.model_copy(
+            update={"smtp_url": f"smtps://127.0.0.1:{port}", "alert_max_tries": 1}
+        )
+        await assign_to(api, DSL, DEPUTY)
+        await run_worker(variant)
+        assert secure.messages == []
+    [row] = await outbox(db)
+    assert (row["state"], row["attempts"]) == ("FAILED", 1)
+    assert row["last_error"].startswith("SMTPConnectError")
 
 
 @pytest.mark.parametrize(

@@ -102,7 +102,12 @@ def _schedule(interval_s: int) -> tuple[set[int] | None, set[int]]:
 async def _startup(ctx: dict[str, Any]) -> None:
     settings: Settings = ctx["settings"]
     local_hostname = await asyncio.to_thread(socket.getfqdn)
-    server = replace(ctx["smtp_server"], local_hostname=local_hostname)
+    ca_file = settings.smtp_ca_file
+    server = replace(
+        ctx["smtp_server"],
+        local_hostname=local_hostname,
+        cert_bundle=str(ca_file) if ca_file is not None else None,
+    )
     ctx["smtp"] = SmtpSessions(server, settings.smtp_timeout_s)
     # A connection per concurrent alert, and one for the sweep.
     ctx["engine"] = make_engine(settings, pool_size=settings.alert_concurrency + 1)

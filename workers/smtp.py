@@ -43,6 +43,8 @@ class SmtpServer:
     # Named in EHLO. Left None, aiosmtplib looks up this host's name (a DNS
     # query, in a thread) for every message.
     local_hostname: str | None = None
+    # PEM file of the CAs to trust for TLS; None: the system's.
+    cert_bundle: str | None = None
 
 
 def smtp_server_from_url(url: str) -> SmtpServer:
@@ -155,6 +157,7 @@ class SmtpSessions:
             username=self._server.username,
             password=self._server.password,
             use_tls=self._server.use_tls,
+            cert_bundle=self._server.cert_bundle,
             # False, not None: aiosmtplib would otherwise upgrade whenever the
             # server offers it, and the URL is where that choice is made.
             start_tls=self._server.start_tls,
