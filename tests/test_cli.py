@@ -57,6 +57,24 @@ def cli_env(data_dir: Path) -> dict[str, str]:
     return env
 
 
+@pytest.fixture
+def session_servers(
+    cli_env: dict[str, str],
+    baseline: dict[str, int],
+    database_url: str,
+    redis_url: str,
+    mail: MailCatcher,
+) -> dict[str, str]:
+    """The environment of a `cases` process using the test session's servers:
+    in CI's second run, the machine's PostgreSQL 15 and Redis 7."""
+    return {
+        **cli_env,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SMTP_URL": mail.url,
+    }
+
+
 class Service:
     """One `cases serve` process, its log kept in a file for failures."""
 
@@ -252,20 +270,9 @@ def test_module_state_must_be_enable_or_disable(
 
 
 def test_serve_uses_configured_servers(
-    tmp_path: Path,
-    cli_env: dict[str, str],
-    baseline: dict[str, int],
-    database_url: str,
-    redis_url: str,
-    mail: MailCatcher,
+    tmp_path: Path, session_servers: dict[str, str]
 ) -> None:
-    # In CI's second run these are the machine's PostgreSQL 15 and Redis 7.
-    env = {
-        **cli_env,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SMTP_URL": mail.url,
-    }
+    env = session_servers
     service = Service(tmp_path, env, _free_port())
     try:
         service.wait_healthy()
@@ -303,19 +310,9 @@ def _api_processes(service: Service) -> list[psutil.Process]:
 
 
 def test_serve_spreads_connections_over_processes(
-    tmp_path: Path,
-    cli_env: dict[str, str],
-    baseline: dict[str, int],
-    database_url: str,
-    redis_url: str,
-    mail: MailCatcher,
+    tmp_path: Path, session_servers: dict[str, str]
 ) -> None:
-    env = {
-        **cli_env,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SMTP_URL": mail.url,
-    }
+    env = session_servers
     service = Service(tmp_path, env, _free_port(), "--processes", "2")
     try:
         service.wait_healthy()
@@ -349,19 +346,9 @@ def test_serve_spreads_connections_over_processes(
 
 
 def test_serve_stops_when_an_api_process_dies(
-    tmp_path: Path,
-    cli_env: dict[str, str],
-    baseline: dict[str, int],
-    database_url: str,
-    redis_url: str,
-    mail: MailCatcher,
+    tmp_path: Path, session_servers: dict[str, str]
 ) -> None:
-    env = {
-        **cli_env,
-        "DATABASE_URL": database_url,
-        "REDIS_URL": redis_url,
-        "SMTP_URL": mail.url,
-    }
+    env = session_servers
     service = Service(tmp_path, env, _free_port(), "--processes", "2")
     try:
         service.wait_healthy()
