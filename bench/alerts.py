@@ -64,8 +64,8 @@ _ALERT_ID = re.compile(rb"Message-ID: <alert\.(\d+)\.", re.IGNORECASE)
 class TimedCatcher(MailCatcher):
     """The mail catcher, printing each alert it accepts: outbox id, time."""
 
-    def _receive(self, envelope: Envelope) -> str:
-        reply = super()._receive(envelope)
+    def _receive(self, envelope: Envelope, tls: bool, login: str | None) -> str:
+        reply = super()._receive(envelope, tls, login)
         content = envelope.original_content or b""
         found = _ALERT_ID.search(content if isinstance(content, bytes) else b"")
         if reply.startswith("250") and found:
