@@ -13,7 +13,7 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
-from cases.auth import TokenError, bearer_token, read_token
+from cases.auth import TokenError, TokenReader, bearer_token
 from cases.db import reader_of
 from cases.middleware import BodyTooLarge
 from cases.ratelimit import RateLimit, RateLimited
@@ -35,6 +35,7 @@ class CasesGraphQL(GraphQL[Context, None]):
     ) -> None:
         super().__init__(**kwargs)
         self.settings = settings
+        self.tokens = TokenReader(settings)
         self.engine = engine
         self.reader = reader_of(engine)
         self.arq = arq
@@ -91,7 +92,7 @@ class CasesGraphQL(GraphQL[Context, None]):
         if token is None:
             return None
         try:
-            user_id, school_id = read_token(self.settings, token)
+            user_id, school_id = self.tokens.read(token)
         except TokenError:
             return None
         await self._spend(request, user_id)
@@ -139,7 +140,7 @@ class CasesGraphQL(GraphQL[Context, None]):
         if token is None:
             return context
         try:
-            user_id, school_id = read_token(self.settings, token)
+            user_id, school_id = self.tokens.read(token)
         except TokenError as error:
             context.auth_error = str(error)
             return context

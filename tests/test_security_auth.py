@@ -1,5 +1,6 @@
 """Every kind of bad bearer token is UNAUTHENTICATED, and changes nothing."""
 
+import asyncio
 import base64
 import json
 import time
@@ -86,6 +87,23 @@ async def test_expired_token_is_refused(api: Api) -> None:
     past_s = int(time.time()) - 3600
     claims = await _claims(api, iat=past_s - 60, nbf=past_s - 60, exp=past_s)
     assert (await _as_token(api, _signed(claims))).code == "UNAUTHENTICATED"
+
+
+async def test_token_accepted_before_is_refused_once_expired(api: Api) -> None:
+    # The app remembers tokens it verified; their expiry still holds.
+    now_s = int(time.time())
+    token = _signed(await _claims(api, iat=now_s - 1, nbf=now_s - 1, exp=now_s + 2))
+    # The first document is a compiled read; keyUsers sends the second through
+    # Strawberry.
+    documents = (VIEWER, "{ viewer { user { id } } keyUsers { id } }")
+    for query in documents:
+        answer = await _as_token(api, token, query)
+        assert answer.data["viewer"]["user"], answer.body
+    await asyncio.sleep(now_s + 2.1 - time.time())
+    for query in documents:
+        expired = await _as_token(api, token, query)
+        assert expired.code == "UNAUTHENTICATED"
+        assert expired.error["message"] == "The token has expired"
 
 
 async def test_token_not_yet_valid_is_refused(api: Api) -> None:
