@@ -90,10 +90,6 @@ async def apply_change(
     return updated, alerts
 
 
-def _alert_owed(viewer: ViewerRow, incident: IncidentRow) -> bool:
-    return incident.assignee_id is not None and incident.assignee_id != viewer.user.id
-
-
 def _differences(
     incident: IncidentRow, change: Change
 ) -> tuple[dict[str, object], list[tuple[EventKind, dict[str, object]]]]:

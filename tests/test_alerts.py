@@ -425,7 +425,7 @@ async def test_closed_before_job_still_alerts_with_status(
     await run_worker(settings)
 
     [message] = inbox.messages
-    assert 'It has since been marked "Closed".' in parts(message)[0]
+    assert 'It is now marked "Closed".' in parts(message)[0]
 
 
 async def test_leaver_is_not_alerted(
