@@ -2,7 +2,9 @@
 unexpected failures are masked for the client and logged in full under the
 request id."""
 
+import contextlib
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -195,14 +197,8 @@ async def test_view_codes_errors_whatever_the_extensions(settings: Settings) -> 
         query=Query,
         extensions=[ErrorCodes, lambda: ParserCache(maxsize=8)],
     )
-    engine = make_engine(settings, pool_size=1)
-    view = CasesGraphQL(settings, engine, None, schema=unguarded)
-    transport = httpx.ASGITransport(app=RequestContext(view))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
-            response = await app.post("/graphql", json={"query": "{ viewer {"})
-    finally:
-        await engine.dispose()
+    async with _view_client(settings, unguarded) as (_, app):
+        response = await app.post("/graphql", json={"query": "{ viewer {"})
     assert_nothing_internal(response)
     assert response.json()["errors"][0]["extensions"]["code"] == "GRAPHQL_PARSE_FAILED"
 
@@ -223,15 +219,9 @@ async def test_unexpected_error_messages_stay_out_of_the_log(
     # A message can quote the value that caused it: a child's name, a line of
     # an incident. The log keeps the type and the frames only.
     failing = CasesSchema(query=_Failing, extensions=[ErrorCodes])
-    engine = make_engine(settings, pool_size=1)
-    view = CasesGraphQL(settings, engine, None, schema=failing)
-    transport = httpx.ASGITransport(app=RequestContext(view))
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
-            with caplog.at_level(logging.ERROR, logger="schema.errors"):
-                response = await app.post("/graphql", json={"query": "{ pupil }"})
-    finally:
-        await engine.dispose()
+    async with _view_client(settings, failing) as (_, app):
+        with caplog.at_level(logging.ERROR, logger="schema.errors"):
+            response = await app.post("/graphql", json={"query": "{ pupil }"})
     error = response.json()["errors"][0]
     assert error["message"] == MASKED_MESSAGE
     logged = caplog.text
@@ -322,6 +312,21 @@ async def test_database_outage_before_execution_is_masked(
     assert recovered.data["viewer"]["user"]["email"] == "dsl@primary.example"
 
 
+@contextlib.asynccontextmanager
+async def _view_client(
+    settings: Settings, built: strawberry.Schema
+) -> AsyncIterator[tuple[CasesGraphQL, httpx.AsyncClient]]:
+    """The GraphQL view over `built` alone, without Redis, and a client of it."""
+    engine = make_engine(settings, pool_size=1)
+    view = CasesGraphQL(settings, engine, None, schema=built)
+    transport = httpx.ASGITransport(app=RequestContext(view))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
+            yield view, app
+    finally:
+        await engine.dispose()
+
+
 def _json(value: object) -> bytes:
     return orjson.dumps(value)
 
@@ -365,28 +370,22 @@ async def test_documents_are_compiled_only_for_a_valid_token(
 ) -> None:
     # An anonymous client must not get documents parsed, validated and
     # cached on its behalf, evicting the hot documents of real users.
-    engine = make_engine(settings, pool_size=1)
-    view = CasesGraphQL(settings, engine, None, schema=schema)
-    assert view.compiler is not None
-    transport = httpx.ASGITransport(app=RequestContext(view))
     token = await api.token("dsl@primary.example")
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as app:
-            for authorization in (None, "Bearer not-a-token"):
-                headers = {"authorization": authorization} if authorization else {}
-                anonymous = await app.post(
-                    "/graphql", json={"query": VIEWER}, headers=headers
-                )
-                assert anonymous.json()["errors"][0]["extensions"]["code"] == (
-                    "UNAUTHENTICATED"
-                )
-            assert view.compiler.cached_documents == 0
-            answer = await app.post(
-                "/graphql",
-                json={"query": VIEWER},
-                headers={"authorization": f"Bearer {token}"},
+    async with _view_client(settings, schema) as (view, app):
+        assert view.compiler is not None
+        for authorization in (None, "Bearer not-a-token"):
+            headers = {"authorization": authorization} if authorization else {}
+            anonymous = await app.post(
+                "/graphql", json={"query": VIEWER}, headers=headers
             )
-    finally:
-        await engine.dispose()
+            assert anonymous.json()["errors"][0]["extensions"]["code"] == (
+                "UNAUTHENTICATED"
+            )
+        assert view.compiler.cached_documents == 0
+        answer = await app.post(
+            "/graphql",
+            json={"query": VIEWER},
+            headers={"authorization": f"Bearer {token}"},
+        )
     assert answer.json()["data"]["viewer"]["user"]["email"] == "dsl@primary.example"
     assert view.compiler.cached_documents == 1
