@@ -272,13 +272,12 @@ def test_module_state_must_be_enable_or_disable(
 def test_serve_uses_configured_servers(
     tmp_path: Path, session_servers: dict[str, str]
 ) -> None:
-    env = session_servers
-    service = Service(tmp_path, env, _free_port())
+    service = Service(tmp_path, session_servers, _free_port())
     try:
         service.wait_healthy()
         ready = httpx.get(f"{service.base_url}/readyz")
         assert ready.json() == {"database": True, "redis": True}
-        issued = _cases(env, tmp_path, "token", DSL_EMAIL)
+        issued = _cases(session_servers, tmp_path, "token", DSL_EMAIL)
         assert issued.returncode == 0, issued.stderr
         viewer = service.viewer(issued.stdout.strip())
         assert viewer["school"] == {"name": "Demo Primary"}
@@ -309,54 +308,50 @@ def _api_processes(service: Service) -> list[psutil.Process]:
     return [child for child in children if "python" in child.name().lower()]
 
 
-def test_serve_spreads_connections_over_processes(
-    tmp_path: Path, session_servers: dict[str, str]
-) -> None:
-    env = session_servers
-    service = Service(tmp_path, env, _free_port(), "--processes", "2")
+@pytest.fixture
+def two_processes(tmp_path: Path, session_servers: dict[str, str]) -> Iterator[Service]:
+    """`cases serve --processes 2` on the session's servers, healthy."""
+    service = Service(tmp_path, session_servers, _free_port(), "--processes", "2")
     try:
         service.wait_healthy()
-        processes = _api_processes(service)
-        assert len(processes) == 2, service.log()
-        issued = _cases(env, tmp_path, "token", DSL_EMAIL)
-        token = issued.stdout.strip()
-        # The kernel places each new connection on one process's socket by its
-        # addresses: with 24 held open, all on one process has odds of 1 in 8
-        # million.
-        clients = [httpx.Client(base_url=service.base_url) for _ in range(24)]
-        try:
-            for client in clients:
-                answer = client.post(
-                    "/graphql",
-                    json={"query": VIEWER},
-                    headers={"Authorization": f"Bearer {token}"},
-                )
-                assert answer.json()["data"]["viewer"]["school"]["name"]
-            held = [_connections_on(process, service.port) for process in processes]
-        finally:
-            for client in clients:
-                client.close()
-        assert sum(held) == 24
-        assert min(held) > 0, held
-        assert service.interrupt() == 0, service.log()
+        yield service
     finally:
         if service.process.poll() is None:
             service.process.kill()
+
+
+def test_serve_spreads_connections_over_processes(
+    tmp_path: Path, session_servers: dict[str, str], two_processes: Service
+) -> None:
+    service = two_processes
+    processes = _api_processes(service)
+    assert len(processes) == 2, service.log()
+    token = _cases(session_servers, tmp_path, "token", DSL_EMAIL).stdout.strip()
+    # The kernel places each new connection on one process's socket by its
+    # addresses: with 24 held open, all on one process has odds of 1 in 8
+    # million.
+    clients = [httpx.Client(base_url=service.base_url) for _ in range(24)]
+    try:
+        for client in clients:
+            answer = client.post(
+                "/graphql",
+                json={"query": VIEWER},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            assert answer.json()["data"]["viewer"]["school"]["name"]
+        held = [_connections_on(process, service.port) for process in processes]
+    finally:
+        for client in clients:
+            client.close()
+    assert sum(held) == 24
+    assert min(held) > 0, held
+    assert service.interrupt() == 0, service.log()
     assert not any(process.is_running() for process in processes)
 
 
-def test_serve_stops_when_an_api_process_dies(
-    tmp_path: Path, session_servers: dict[str, str]
-) -> None:
-    env = session_servers
-    service = Service(tmp_path, env, _free_port(), "--processes", "2")
-    try:
-        service.wait_healthy()
-        first, second = _api_processes(service)
-        first.kill()
-        assert service.process.wait(STOP_TIMEOUT_S) == 1, service.log()
-    finally:
-        if service.process.poll() is None:
-            service.process.kill()
+def test_serve_stops_when_an_api_process_dies(two_processes: Service) -> None:
+    first, second = _api_processes(two_processes)
+    first.kill()
+    assert two_processes.process.wait(STOP_TIMEOUT_S) == 1, two_processes.log()
     assert not second.is_running()
-    assert "stopped unexpectedly" in service.log()
+    assert "stopped unexpectedly" in two_processes.log()
