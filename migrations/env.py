@@ -3,6 +3,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from cases.migrate import compared
 from models import Base
 
 config = context.config
@@ -13,15 +14,10 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         connection=connection,
         target_metadata=Base.metadata,
         compare_type=True,
-        include_object=_include_object,
+        include_object=compared,
     )
     with context.begin_transaction():
         context.run_migrations()
-
-
-def _include_object(obj, name, type_, reflected, compare_to) -> bool:  # type: ignore[no-untyped-def]
-    # The generated search column is defined in SQL the comparison cannot read back.
-    return not (type_ == "column" and name == "search_vector")
 
 
 async def _run_online() -> None:

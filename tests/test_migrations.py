@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, Connection, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cases.migrate import compared
 from models import Base
 from models.incident import Incident
 from tests.fixtures import add_incident
@@ -20,9 +21,7 @@ def _differences(conn: Connection) -> list[Any]:
         conn,
         opts={
             "compare_type": True,
-            "include_object": lambda obj, name, type_, reflected, compare_to: (
-                not (type_ == "column" and name == "search_vector")
-            ),
+            "include_object": compared,
         },
     )
     return list(compare_metadata(context, Base.metadata))

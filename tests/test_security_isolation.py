@@ -111,21 +111,19 @@ async def _load_world(db: AsyncEngine) -> World:
             )
         ).all()
         students = (await conn.execute(select(Student.school_id, Student.id))).all()
-        categories = (await conn.execute(select(Category.school_id, Category.id))).all()
     world = World(
         school_ids=schools,
         roles={school_id: {} for school_id in schools.values()},
         emails={},
         students={school_id: set() for school_id in schools.values()},
-        categories={school_id: set() for school_id in schools.values()},
+        categories={},
     )
     for school_id, user_id, role, email in members:
         world.roles[school_id][user_id] = Role(role)
         world.emails[user_id] = email
     for school_id, pk in students:
         world.students[school_id].add(pk)
-    for school_id, pk in categories:
-        world.categories[school_id].add(pk)
+    await _refresh_categories(db, world)
     await _refresh_incidents(db, world)
     return world
 
